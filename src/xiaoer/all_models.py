@@ -1,0 +1,34 @@
+"""Imports every domain's tables so Base.metadata is complete (Alembic, tests, create_all)."""
+
+from xiaoer.audit.models import AuditEntry
+from xiaoer.auth.models import User
+from xiaoer.bot.models import BotDecision
+from xiaoer.commerce.models import Order, Shipment, TrackingEvent
+from xiaoer.conversations.models import Conversation, ConversationRead, Message
+from xiaoer.customers.models import Customer, VisitorIdentity
+from xiaoer.db import Base
+from xiaoer.knowledge.models import Script, ScriptQuestion
+from xiaoer.shops.models import Shop
+from xiaoer.surveys.models import SurveyResponse
+from xiaoer.tickets.models import Ticket, TicketEvent
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "BotDecision",
+    "Conversation",
+    "ConversationRead",
+    "Customer",
+    "Message",
+    "Order",
+    "Script",
+    "ScriptQuestion",
+    "Shipment",
+    "Shop",
+    "SurveyResponse",
+    "Ticket",
+    "TicketEvent",
+    "TrackingEvent",
+    "User",
+    "VisitorIdentity",
+]

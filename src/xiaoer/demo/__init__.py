@@ -1,0 +1,1 @@
+"""The seeded demo shop: an apparel-and-electronics store with customers, orders and scripts."""

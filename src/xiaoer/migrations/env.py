@@ -1,0 +1,35 @@
+"""Alembic environment: runs migrations over a synchronous connection of the configured URL."""
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from xiaoer.all_models import Base
+from xiaoer.db import install_sqlite_pragmas
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    install_sqlite_pragmas(engine)
+    with engine.connect() as conn:
+        _run(conn)
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

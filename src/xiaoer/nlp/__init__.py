@@ -1,0 +1,1 @@
+"""NLP engine: normalisation, entities, intent, matching, emotion. Pure library."""

@@ -1,0 +1,1 @@
+"""Shops (tenants): name, slug used in widget URLs, time zone, order-number patterns."""

@@ -1,0 +1,107 @@
+"""Test fixtures. Every run gets a brand-new database (a temporary SQLite file, or a fresh
+PostgreSQL database with `--db=postgresql`), migrated once with Alembic. Tests never depend on
+each other: each one seeds its own shop (unique slug and usernames) through the real seed code."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from starlette.testclient import TestClient
+
+from xiaoer.app import create_app
+from xiaoer.config import Settings
+from xiaoer.db import make_engine, make_sessionmaker, transaction
+from xiaoer.migrate import sync_url, upgrade
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", default="sqlite", choices=["sqlite", "postgresql"])
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("XIAOER_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--db"))
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if db_kind == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "xiaoer-test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    admin = postgres_admin_url()
+    name = f"xiaoer_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin.rpartition("/")
+    url = f"{base}/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sync_engine(database_url: str) -> Iterator[Engine]:
+    """For assertions straight on the tables, outside the app."""
+    engine = create_engine(sync_url(database_url))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(env="test", database_url=database_url, data_dir=tmp_path, log_json=False)
+
+
+@pytest.fixture
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def run_async(coro):  # type: ignore[no-untyped-def]
+    """Run a coroutine against the test database from a synchronous test."""
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def demo_shop(database_url: str):  # type: ignore[no-untyped-def]
+    """A freshly seeded demo shop of this test's own (see xiaoer.demo.seed)."""
+    from xiaoer.demo.seed import seed_demo_shop
+
+    suffix = uuid.uuid4().hex[:8]
+
+    async def seed():  # type: ignore[no-untyped-def]
+        engine = make_engine(database_url)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                return await seed_demo_shop(
+                    session, slug=f"shop-{suffix}", username_prefix=f"{suffix}-"
+                )
+        finally:
+            await engine.dispose()
+
+    return run_async(seed())
