@@ -1,0 +1,216 @@
+"""Text classifier behind intent and emotion: TF-IDF word + char n-grams → linear SVM.
+
+Probabilities come from a softmax over the SVM scores with a temperature fitted on out-of-fold
+scores of the training set; the same out-of-fold probabilities tune the out-of-scope threshold,
+so nothing is ever tuned on evaluation data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from xiaoer.nlp.text import is_chinese, normalize, word_analyzer
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """`label` is the best class; `in_scope` is False when the model declines (OOS)."""
+
+    label: str
+    confidence: float
+    in_scope: bool
+
+
+def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = scores / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    best_t, best_nll = 1.0, np.inf
+    for t in np.geomspace(0.02, 5.0, 40):
+        p = _softmax(scores, float(t))[np.arange(len(y)), y]
+        nll = -np.log(np.clip(p, 1e-12, 1.0)).mean()
+        if nll < best_nll:
+            best_t, best_nll = float(t), float(nll)
+    return best_t
+
+
+class Featurizer:
+    """Word 1–2-gram + character n-gram TF-IDF (char 1–3 for Chinese, char_wb 1–5 otherwise)."""
+
+    def __init__(self, chinese: bool, embedder: Any | None = None, embed_weight: float = 1.0):
+        self.chinese = chinese
+        if chinese:
+            self.words = TfidfVectorizer(
+                analyzer=word_analyzer, sublinear_tf=True, min_df=2, dtype=np.float32
+            )
+            self.chars = TfidfVectorizer(
+                analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2, dtype=np.float32
+            )
+        else:
+            self.words = TfidfVectorizer(
+                ngram_range=(1, 2),
+                token_pattern=r"(?u)\b\w+\b",
+                sublinear_tf=True,
+                dtype=np.float32,
+            )
+            self.chars = TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=2, dtype=np.float32
+            )
+        self.embedder = embedder
+        self.embed_weight = embed_weight
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        parts = [self.words.fit_transform(texts), self.chars.fit_transform(texts)]
+        return self._join(parts, texts)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        parts = [self.words.transform(texts), self.chars.transform(texts)]
+        return self._join(parts, texts)
+
+    def _join(self, parts: list[Any], texts: Sequence[str]) -> sp.csr_matrix:
+        if self.embedder is not None:
+            dense = np.asarray(self.embedder.encode(list(texts)), dtype=np.float32)
+            parts.append(sp.csr_matrix(dense * self.embed_weight))
+        return sp.hstack(parts, format="csr", dtype=np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        # Embedders hold large framework objects; they are reattached on load (see embeddings).
+        state["embedder"] = getattr(self.embedder, "spec", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        spec = state.get("embedder")
+        if spec is not None:
+            from xiaoer.nlp.embeddings import load_embedder
+
+            state["embedder"] = load_embedder(spec)
+        self.__dict__.update(state)
+
+
+class TextClassifier:
+    """Multi-class classifier with calibrated probabilities and an out-of-scope threshold.
+
+    With `oos_label`, rows of that label are trained as a rejection class and the threshold on the
+    top probability is tuned (out-of-fold, on the training set) to maximise in-scope accuracy +
+    out-of-scope recall. Without it, the threshold is the lowest top probability at which
+    out-of-fold answers are ≥ 90 % correct: below it `in_scope` is False.
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float = 0.5,
+        oos_label: str | None = None,
+        embedder: Any | None = None,
+        folds: int = 3,
+    ) -> None:
+        self.C = C
+        self.oos_label = oos_label
+        self.embedder = embedder
+        self.folds = folds
+        self.threshold = 0.0
+        self.temperature = 1.0
+        self.classes_: list[str] = []
+        self.featurizer: Featurizer | None = None
+        self.svm: LinearSVC | None = None
+        self.train_metrics: dict[str, float] = {}
+
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[str], progress: Progress | None = None
+    ) -> TextClassifier:
+        def step(msg: str, frac: float) -> None:
+            if progress:
+                progress(msg, frac)
+
+        step("normalising", 0.0)
+        norm = [normalize(t) for t in texts]
+        self.featurizer = Featurizer(is_chinese(norm), embedder=self.embedder)
+        step("features", 0.1)
+        X = self.featurizer.fit_transform(norm)
+        self.classes_ = sorted(set(labels))
+        index = {c: i for i, c in enumerate(self.classes_)}
+        y = np.array([index[label] for label in labels])
+        oof = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
+        counts = np.bincount(y)
+        folds = min(self.folds, int(counts.min())) if len(counts) else 0
+        if folds >= 2 and len(self.classes_) >= 2:
+            skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=7)
+            for k, (tr, te) in enumerate(skf.split(X, y)):
+                step(f"fold {k + 1}/{folds}", 0.2 + 0.6 * k / folds)
+                svm = LinearSVC(C=self.C).fit(X[tr], y[tr])
+                oof[te] = self._scores(svm, X[te], len(self.classes_), svm.classes_)
+            self.temperature = _fit_temperature(oof, y)
+            self._tune_threshold(_softmax(oof, self.temperature), y)
+        step("final model", 0.85)
+        self.svm = LinearSVC(C=self.C).fit(X, y)
+        step("done", 1.0)
+        return self
+
+    @staticmethod
+    def _scores(svm: LinearSVC, X: Any, n_classes: int, present: np.ndarray) -> np.ndarray:
+        raw = svm.decision_function(X)
+        if raw.ndim == 1:  # binary: one score for the positive class
+            raw = np.stack([-raw, raw], axis=1)
+        out = np.full((X.shape[0], n_classes), -10.0, dtype=np.float32)
+        out[:, present] = raw
+        return out
+
+    def _tune_threshold(self, probs: np.ndarray, y: np.ndarray) -> None:
+        pred = probs.argmax(axis=1)
+        top = probs.max(axis=1)
+        correct = pred == y
+        self.train_metrics = {"oof_accuracy": float(correct.mean())}
+        candidates = np.unique(np.round(top, 3))
+        if self.oos_label is not None and self.oos_label in self.classes_:
+            oos = self.classes_.index(self.oos_label)
+            is_oos = y == oos
+            best, best_t = -1.0, 0.0
+            for t in candidates:
+                accepted = (top >= t) & (pred != oos)
+                in_acc = (correct & accepted)[~is_oos].mean() if (~is_oos).any() else 0.0
+                oos_rec = (~accepted)[is_oos].mean() if is_oos.any() else 0.0
+                if in_acc + oos_rec > best:
+                    best, best_t = float(in_acc + oos_rec), float(t)
+            self.threshold = best_t
+            return
+        order = np.argsort(-top)
+        running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+        ok = np.nonzero(running >= 0.9)[0]
+        self.threshold = float(top[order][ok.max()]) if len(ok) else 1.0
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, columns in `classes_` order."""
+        assert self.featurizer is not None and self.svm is not None, "fit first"
+        X = self.featurizer.transform([normalize(t) for t in texts])
+        scores = self._scores(self.svm, X, len(self.classes_), self.svm.classes_)
+        return _softmax(scores, self.temperature)
+
+    def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
+        probs = self.predict_proba(texts)
+        out = []
+        for row in probs:
+            i = int(row.argmax())
+            label = self.classes_[i]
+            conf = float(row[i])
+            in_scope = conf >= self.threshold and label != self.oos_label
+            out.append(Prediction(label, conf, in_scope))
+        return out
+
+    def predict(self, text: str) -> Prediction:
+        return self.predict_many([text])[0]
