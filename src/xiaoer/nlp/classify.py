@@ -107,8 +107,8 @@ class TextClassifier:
     """Multi-class classifier with calibrated probabilities and an out-of-scope threshold.
 
     With `oos_label`, rows of that label are trained as a rejection class and the threshold on the
-    top probability is tuned (out-of-fold, on the training set) to maximise in-scope accuracy +
-    out-of-scope recall. Without it, the threshold is the lowest top probability at which
+    top probability is tuned (out-of-fold, on the training set) to reject as much out-of-scope as
+    possible while losing at most `max_in_scope_loss` in-scope accuracy. Without it, the threshold is the lowest top probability at which
     out-of-fold answers are ≥ 90 % correct: below it `in_scope` is False.
     """
 
@@ -119,7 +119,9 @@ class TextClassifier:
         oos_label: str | None = None,
         embedder: Any | None = None,
         folds: int = 3,
+        max_in_scope_loss: float = 0.01,
     ) -> None:
+        self.max_in_scope_loss = max_in_scope_loss
         self.C = C
         self.oos_label = oos_label
         self.embedder = embedder
@@ -180,13 +182,16 @@ class TextClassifier:
         if self.oos_label is not None and self.oos_label in self.classes_:
             oos = self.classes_.index(self.oos_label)
             is_oos = y == oos
+            base = (correct & (pred != oos))[~is_oos].mean() if (~is_oos).any() else 0.0
             best, best_t = -1.0, 0.0
             for t in candidates:
                 accepted = (top >= t) & (pred != oos)
                 in_acc = (correct & accepted)[~is_oos].mean() if (~is_oos).any() else 0.0
                 oos_rec = (~accepted)[is_oos].mean() if is_oos.any() else 0.0
-                if in_acc + oos_rec > best:
-                    best, best_t = float(in_acc + oos_rec), float(t)
+                # Reject as much out-of-scope as possible while losing at most
+                # `max_in_scope_loss` of in-scope accuracy (hand-offs cost less than wrong answers).
+                if base - in_acc <= self.max_in_scope_loss and oos_rec > best:
+                    best, best_t = float(oos_rec), float(t)
             self.threshold = best_t
             return
         order = np.argsort(-top)
