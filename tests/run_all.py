@@ -21,7 +21,9 @@ SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|error|errors|xfailed|xpassed
 
 def postgres_reachable(url: str) -> str | None:
     try:
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+        with psycopg.connect(
+            url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3
+        ):
             return None
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0]
@@ -30,7 +32,9 @@ def postgres_reachable(url: str) -> str | None:
 def run_leg(db: str, extra: list[str]) -> tuple[int, dict[str, int]]:
     print(f"\n===== test suite on {db} =====", flush=True)
     cmd = [sys.executable, "-m", "pytest", f"--db={db}", "-p", "no:cacheprovider", *extra]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert proc.stdout is not None
     last = ""
     for line in proc.stdout:

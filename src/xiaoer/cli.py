@@ -15,7 +15,9 @@ from xiaoer.bot.cli import app as bot_app
 from xiaoer.config import Settings, get_settings
 from xiaoer.nlp.cli import app as nlp_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Xiaoer (店小二) customer service")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Xiaoer (店小二) customer service"
+)
 app.add_typer(nlp_app, name="nlp", help="Train and evaluate the NLP models")
 app.add_typer(bot_app, name="bot", help="Ask the bot and inspect its decisions")
 
@@ -152,8 +154,13 @@ def createuser(
         if found is None:
             raise DomainError(f"no shop {shop!r}" if shop else "no shop yet: run `xiaoer seed`")
         user = await create_user(
-            session, shop_id=found.id, username=username, password=password, role=Role(role),
-            display_name=display_name, actor=Actor(type="system", name="cli", shop_id=found.id),
+            session,
+            shop_id=found.id,
+            username=username,
+            password=password,
+            role=Role(role),
+            display_name=display_name,
+            actor=Actor(type="system", name="cli", shop_id=found.id),
         )
         return {"id": user.id, "username": user.username, "role": role, "shop": found.slug}
 

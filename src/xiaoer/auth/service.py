@@ -59,8 +59,13 @@ async def create_user(
     session.add(user)
     await session.flush()
     await audit.record(
-        session, actor=actor, action="user.created", entity_type="user", entity_id=user.id,
-        after=_public(user), shop_id=shop_id,
+        session,
+        actor=actor,
+        action="user.created",
+        entity_type="user",
+        entity_id=user.id,
+        after=_public(user),
+        shop_id=shop_id,
     )
     return user
 
@@ -80,7 +85,10 @@ async def authenticate(session: AsyncSession, *, username: str, password: str, i
         raise Unauthorized("wrong username or password")
     user.last_login_at = utcnow()
     await audit.record(
-        session, actor=actor_for(user, ip), action="auth.login", entity_type="user",
+        session,
+        actor=actor_for(user, ip),
+        action="auth.login",
+        entity_type="user",
         entity_id=user.id,
     )
     return user
@@ -94,7 +102,9 @@ async def access_user(session: AsyncSession, viewer: User, user_id: int) -> User
 
 
 async def list_users(session: AsyncSession, *, shop_id: int) -> list[User]:
-    return list(await session.scalars(select(User).where(User.shop_id == shop_id).order_by(User.id)))
+    return list(
+        await session.scalars(select(User).where(User.shop_id == shop_id).order_by(User.id))
+    )
 
 
 async def update_user(
@@ -123,9 +133,14 @@ async def update_user(
         user.session_version += 1
     b, a = audit.diff(before, _public(user))
     if password is not None:
-        a["password"] = "reset"
+        a["password"] = "reset"  # noqa: S105 - a marker, not a secret
     await audit.record(
-        session, actor=actor, action="user.updated", entity_type="user", entity_id=user.id,
-        before=b, after=a,
+        session,
+        actor=actor,
+        action="user.updated",
+        entity_type="user",
+        entity_id=user.id,
+        before=b,
+        after=a,
     )
     return user
