@@ -43,6 +43,9 @@ class Subscription:
         self._bus = bus
         self.topics: set[str] = set(topics)
         self.queue: asyncio.Queue[tuple[str, Frame]] = asyncio.Queue(maxsize=1000)
+        # Set when a frame was dropped: the socket should close so its client resumes from
+        # the database rather than silently missing frames.
+        self.overflowed = False
         for topic in self.topics:
             bus._subscribers[topic].add(self)
 
@@ -50,6 +53,15 @@ class Subscription:
         if topic not in self.topics:
             self.topics.add(topic)
             self._bus._subscribers[topic].add(self)
+
+    def discard(self, topic: str) -> None:
+        if topic in self.topics:
+            self.topics.discard(topic)
+            subs = self._bus._subscribers.get(topic)
+            if subs is not None:
+                subs.discard(self)
+                if not subs:
+                    del self._bus._subscribers[topic]
 
     def close(self) -> None:
         for topic in self.topics:
@@ -82,6 +94,7 @@ class LocalBus:
                 sub.queue.put_nowait((topic, frame))
             except asyncio.QueueFull:
                 # A stuck client must not stall everyone; it resumes from the database.
+                sub.overflowed = True
                 log.warning("subscriber_queue_full", topic=topic)
 
     async def publish(self, topic: str, frame: Frame) -> None:
@@ -119,20 +132,29 @@ class RedisBus(LocalBus):
 
     async def _listen(self) -> None:
         while True:
+            pubsub = self._redis.pubsub()
             try:
-                pubsub = self._redis.pubsub()
                 await pubsub.psubscribe(_CHANNEL_PREFIX + "*")
                 self._ready.set()
                 async for message in pubsub.listen():
                     if message["type"] != "pmessage":
                         continue
                     topic = message["channel"].decode()[len(_CHANNEL_PREFIX) :]
-                    self.deliver(topic, json.loads(message["data"]))
+                    try:
+                        frame = json.loads(message["data"])
+                    except ValueError:  # someone else's message on our prefix: skip, keep going
+                        log.warning("redis_bad_frame", topic=topic)
+                        continue
+                    self.deliver(topic, frame)
             except asyncio.CancelledError:
                 raise
             except Exception:  # reconnect: Redis restarts must not kill realtime for good
                 log.exception("redis_listener_failed")
                 await asyncio.sleep(1)
+            finally:
+                # Release the old connection before subscribing again (no leak per reconnect).
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
 
     async def stop(self) -> None:
         if self._task:

@@ -77,3 +77,16 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any],
     """Only the fields that changed, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+async def known_filters(session: AsyncSession, *, shop_id: int) -> tuple[list[str], list[str]]:
+    """The actions and entity types present in a shop's log (the audit page's filter menus)."""
+    actions = await session.scalars(
+        select(AuditEntry.action).where(AuditEntry.shop_id == shop_id).distinct()
+    )
+    types = await session.scalars(
+        select(AuditEntry.entity_type)
+        .where(AuditEntry.shop_id == shop_id, AuditEntry.entity_type != "")
+        .distinct()
+    )
+    return sorted(actions), sorted(types)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import math
+import time
+from collections import deque
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.audit import service as audit
@@ -144,3 +148,71 @@ async def update_user(
         after=a,
     )
     return user
+
+
+async def staff_with_open_chats(session: AsyncSession, *, shop_id: int) -> list[tuple[User, int]]:
+    """Active staff of a shop with how many conversations each is handling right now
+    (the transfer picker and the workspace show the load)."""
+    # A read of the conversations table: the count has no owner of its own and is cheap here.
+    from xiaoer.conversations.models import Conversation, ConversationStatus
+
+    load = (
+        select(Conversation.assignee_id, func.count().label("n"))
+        .where(Conversation.shop_id == shop_id, Conversation.status == ConversationStatus.active)
+        .group_by(Conversation.assignee_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(User, func.coalesce(load.c.n, 0))
+        .outerjoin(load, load.c.assignee_id == User.id)
+        .where(User.shop_id == shop_id, User.is_active.is_(True))
+        .order_by(User.display_name, User.id)
+    )
+    return [(user, int(n)) for user, n in rows.all()]
+
+
+class LoginThrottle:
+    """Failed logins per (username, ip) in a sliding window, kept in this process's memory.
+
+    Memory is enough: the limit slows password guessing against one account from one address;
+    a restart resetting the counters costs an attacker nothing they could not get by waiting.
+    """
+
+    def __init__(self, *, max_failures: int = 10, window_seconds: float = 300.0) -> None:
+        self.max_failures = max_failures
+        self.window_seconds = window_seconds
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and now - times[0] > self.window_seconds:
+            times.popleft()
+        return times
+
+    def retry_after(self, username: str, ip: str, *, now: float | None = None) -> int:
+        """Seconds until another attempt is allowed; 0 when it is allowed now."""
+        now = time.monotonic() if now is None else now
+        key = (username.strip().lower(), ip)
+        times = self._recent(key, now)
+        if not times:
+            self._failures.pop(key, None)
+        if len(times) < self.max_failures:
+            return 0
+        return max(1, math.ceil(self.window_seconds - (now - times[0])))
+
+    def failed(self, username: str, ip: str, *, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if len(self._failures) > 100_000:  # bound memory under a spray of usernames
+            self._failures.clear()
+        self._recent((username.strip().lower(), ip), now).append(now)
+
+    def succeeded(self, username: str, ip: str) -> None:
+        self._failures.pop((username.strip().lower(), ip), None)
+
+
+async def shop_timezone(session: AsyncSession, *, shop_id: int) -> str:
+    """The time zone staff pages show times in (stored times are UTC)."""
+    from xiaoer.shops.models import Shop
+
+    tz = await session.scalar(select(Shop.timezone).where(Shop.id == shop_id))
+    return tz or "Asia/Shanghai"

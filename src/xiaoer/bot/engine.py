@@ -1,8 +1,129 @@
-"""Placeholder until the bot lands (owned by the chat engineer)."""
+"""One trained script matcher per shop, rebuilt when the shop's published library changes.
 
+`BotRegistry.library(session, shop_id)` compares the cheap `knowledge.library_version` on every
+call. Training is CPU work (TF-IDF, SVM and calibration: about 1.5 s for the 72-script demo
+library), so it runs in a worker thread; concurrent callers for the same shop share one build,
+and the finished library replaces the old one in a single assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
 from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from xiaoer.knowledge import service as knowledge
+from xiaoer.nlp import ScriptMatcher
+
+log = structlog.get_logger(__name__)
+
+
+class BotUnavailable(Exception):
+    """Training the shop's matcher failed; the bot hands conversations to people meanwhile."""
+
+
+@dataclass(frozen=True)
+class ScriptEntry:
+    """What the bot needs of a published script, detached from any database session."""
+
+    id: int
+    title: str
+    category: str
+    answer: str
+    variables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShopLibrary:
+    version: str
+    matcher: ScriptMatcher | None  # None: nothing published, the bot cannot answer
+    scripts: dict[int, ScriptEntry] = field(default_factory=dict)
+
+
+def build_library(
+    version: str, scripts: list[ScriptEntry], questions: list[list[str]]
+) -> ShopLibrary:
+    """Synchronous: trains the matcher (call it in a thread)."""
+    pairs = [(str(s.id), q) for s, q in zip(scripts, questions, strict=True) if q]
+    matcher = ScriptMatcher.build(pairs) if pairs else None
+    return ShopLibrary(version=version, matcher=matcher, scripts={s.id: s for s in scripts})
 
 
 class BotRegistry:
-    def __init__(self, sessions: Any) -> None:
+    """Per-process cache of trained libraries (one per shop)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession] | Any) -> None:
         self.sessions = sessions
+        self._libraries: dict[int, ShopLibrary] = {}
+        self._builds: dict[tuple[int, str], asyncio.Task[ShopLibrary]] = {}
+        # Build order per shop: a slow build of an older version never replaces a newer one.
+        self._started = 0
+        self._swapped: dict[int, int] = {}
+
+    def cached(self, shop_id: int) -> ShopLibrary | None:
+        return self._libraries.get(shop_id)
+
+    async def library(self, session: AsyncSession, shop_id: int) -> ShopLibrary:
+        """The shop's library at its current version, training it first when it changed."""
+        version = await knowledge.library_version(session, shop_id=shop_id)
+        current = self._libraries.get(shop_id)
+        if current is not None and current.version == version:
+            return current
+        key = (shop_id, version)
+        task = self._builds.get(key)
+        if task is None:
+            published = await knowledge.list_published(session, shop_id=shop_id)
+            scripts = [
+                ScriptEntry(
+                    id=s.id,
+                    title=s.title,
+                    category=s.category,
+                    answer=s.answer,
+                    variables=tuple(knowledge.answer_variables(s.answer)),
+                )
+                for s in published
+            ]
+            questions = [[q.text for q in s.questions] for s in published]
+            self._started += 1
+            task = asyncio.create_task(
+                self._build(shop_id, version, scripts, questions, self._started)
+            )
+            self._builds[key] = task
+            task.add_done_callback(lambda _t: self._builds.pop(key, None))
+        # shield: a cancelled caller must not cancel the build other callers wait for.
+        return await asyncio.shield(task)
+
+    async def _build(
+        self,
+        shop_id: int,
+        version: str,
+        scripts: list[ScriptEntry],
+        questions: list[list[str]],
+        sequence: int,
+    ) -> ShopLibrary:
+        started = time.perf_counter()
+        try:
+            library = await asyncio.to_thread(build_library, version, scripts, questions)
+        except Exception as exc:  # not cached: the next message tries again
+            log.exception("bot_library_build_failed", shop_id=shop_id, scripts=len(scripts))
+            raise BotUnavailable(str(exc)) from exc
+        if sequence > self._swapped.get(shop_id, 0):
+            self._libraries[shop_id] = library
+            self._swapped[shop_id] = sequence
+        log.info(
+            "bot_library_built",
+            shop_id=shop_id,
+            scripts=len(scripts),
+            seconds=round(time.perf_counter() - started, 3),
+            threshold=getattr(library.matcher, "threshold", None),
+        )
+        return library
+
+    async def warm(self, shop_id: int) -> ShopLibrary:
+        """Train a shop's library ahead of its first message (start-up, CLI)."""
+        async with self.sessions() as session:
+            return await self.library(session, shop_id)

@@ -14,9 +14,7 @@ class BotDecision(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "bot_decision"
 
     shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shop.id"), index=True)
-    conversation_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("conversation.id"), index=True
-    )
+    conversation_id: Mapped[int] = mapped_column(BigId, ForeignKey("conversation.id"), index=True)
     message_id: Mapped[int] = mapped_column(BigId, ForeignKey("message.id"), unique=True)
     script_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("script.id"), default=None)
     intent: Mapped[str | None] = mapped_column(String(100), default=None)

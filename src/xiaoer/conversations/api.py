@@ -1,3 +1,301 @@
-from fastapi import APIRouter
+"""Staff JSON API under /api/v1/conversations and the staff WebSocket /ws/agent.
 
-router = APIRouter()
+Routes parse input, fetch through `access_conversation` (NotFound for other shops), call the
+service and return JSON; the `DB` dependency commits before the response and then publishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any, cast
+from urllib.parse import urlsplit
+
+import structlog
+from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect
+from pydantic import TypeAdapter
+
+from xiaoer import metrics
+from xiaoer.auth.models import User
+from xiaoer.conversations import frames, inbox
+from xiaoer.conversations import service as conversations
+from xiaoer.conversations.channels.webchat import (
+    Sender,
+    parse_frame,
+    pump,
+    run_unit,
+    serve_frames,
+)
+from xiaoer.conversations.models import ConversationStatus, Message, SenderType
+from xiaoer.conversations.schemas import (
+    STAFF_FRAME_TYPES,
+    ReadIn,
+    StaffFrame,
+    StaffMessageIn,
+    StaffTypingFrame,
+    TransferIn,
+    WatchFrame,
+)
+from xiaoer.db import transaction
+from xiaoer.web.deps import DB, CurrentUser, read_session_cookie, user_actor
+
+log = structlog.get_logger(__name__)
+api = APIRouter(prefix="/api/v1", tags=["conversations"])
+router = APIRouter()  # what app.py mounts: the JSON routes plus the staff WebSocket
+
+ViewParam = Annotated[str, Query(pattern="^(queue|mine|open|closed)$")]
+
+
+@api.get("/conversations")
+async def list_conversations(
+    session: DB, user: CurrentUser, view: ViewParam = "queue"
+) -> list[dict[str, Any]]:
+    return await inbox.list_conversations(session, viewer=user, view=view)  # type: ignore[arg-type]
+
+
+@api.get("/conversations/{conversation_id}")
+async def get_conversation(session: DB, user: CurrentUser, conversation_id: int) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    return await inbox.conversation_detail(session, conversation=conversation, viewer=user)
+
+
+@api.get("/conversations/{conversation_id}/messages")
+async def list_messages(
+    session: DB,
+    user: CurrentUser,
+    conversation_id: int,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    return await inbox.messages_after(session, conversation=conversation, after=after)
+
+
+async def _summary(session: DB, user: User, conversation_id: int) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    (summary,) = await inbox.summaries(session, [conversation], viewer=user)
+    return summary
+
+
+@api.post("/conversations/{conversation_id}/accept")
+async def accept(
+    request: Request, session: DB, user: CurrentUser, conversation_id: int
+) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    await conversations.accept_conversation(
+        session, conversation=conversation, user=user, actor=user_actor(request, user)
+    )
+    return await _summary(session, user, conversation_id)
+
+
+@api.post("/conversations/{conversation_id}/messages")
+async def post_message(
+    request: Request, session: DB, user: CurrentUser, conversation_id: int, body: StaffMessageIn
+) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    message = await conversations.post_staff_message(
+        session,
+        conversation=conversation,
+        user=user,
+        body=body.body,
+        internal=body.internal,
+        client_msg_id=body.client_msg_id,
+        max_chars=request.app.state.settings.max_message_chars,
+    )
+    return frames.staff_message(message, conversations.sender_name(message))
+
+
+@api.post("/conversations/{conversation_id}/typing", status_code=204)
+async def typing(
+    request: Request, session: DB, user: CurrentUser, conversation_id: int
+) -> Response:
+    """Ephemeral: pushed to the customer straight away, never stored."""
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    if conversation.status == ConversationStatus.active:
+        await request.app.state.bus.publish(
+            frames.customer_topic(conversation.id),
+            {"type": "typing", "conversation_id": conversation.id, "sender_type": "agent"},
+        )
+    return Response(status_code=204)
+
+
+@api.post("/conversations/{conversation_id}/read", status_code=204)
+async def mark_read(session: DB, user: CurrentUser, conversation_id: int, body: ReadIn) -> Response:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    await inbox.mark_read(session, conversation=conversation, user=user, message_id=body.message_id)
+    return Response(status_code=204)
+
+
+@api.post("/conversations/{conversation_id}/transfer")
+async def transfer(
+    request: Request, session: DB, user: CurrentUser, conversation_id: int, body: TransferIn
+) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    await conversations.transfer_conversation(
+        session,
+        conversation=conversation,
+        user=user,
+        agent_id=body.agent_id,
+        actor=user_actor(request, user),
+    )
+    return await _summary(session, user, conversation_id)
+
+
+@api.post("/conversations/{conversation_id}/close")
+async def close(
+    request: Request, session: DB, user: CurrentUser, conversation_id: int
+) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    await conversations.close_conversation(
+        session, conversation=conversation, user=user, actor=user_actor(request, user)
+    )
+    return await _summary(session, user, conversation_id)
+
+
+@api.get("/conversations/{conversation_id}/suggestions")
+async def suggestions(
+    request: Request, session: DB, user: CurrentUser, conversation_id: int
+) -> list[dict[str, Any]]:
+    """Top 3 scripts for the latest customer message, variables filled for this customer."""
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    from sqlalchemy import select
+
+    latest = await session.scalar(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.sender_type == SenderType.customer,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return []
+    from xiaoer.bot import service as bot
+
+    found = await bot.suggest(
+        session,
+        registry=request.app.state.bot,
+        shop_id=conversation.shop_id,
+        text=latest.body,
+        customer_id=conversation.customer_id,
+        order_id=conversation.order_id,
+        k=3,
+    )
+    return [
+        {"script_id": s.script_id, "title": s.title, "text": s.text, "score": s.score}
+        for s in found
+    ]
+
+
+# --- staff WebSocket ----------------------------------------------------------------------------
+
+_staff_frame: TypeAdapter[Any] = TypeAdapter(StaffFrame)
+RECHECK_SECONDS = 60.0
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Browsers send Origin on WebSocket handshakes; refusing foreign origins stops another site
+    from riding an agent's cookie (cross-site WebSocket hijacking)."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return True  # non-browser clients (tests, tools) still need the session cookie
+    return urlsplit(origin).netloc == websocket.headers.get("host", "")
+
+
+async def _staff_user(websocket: WebSocket, cookie: dict[str, Any] | None) -> User | None:
+    if not cookie:
+        return None
+    async with transaction(websocket.app.state.sessions) as session:
+        user = await session.get(User, cookie.get("uid"))
+        if user is None or not user.is_active or user.session_version != cookie.get("ver"):
+            return None
+        return user
+
+
+class StaffChannel:
+    def __init__(self, websocket: WebSocket, user: User, cookie: dict[str, Any]) -> None:
+        self.websocket = websocket
+        self.state = websocket.app.state
+        self.user = user
+        self.cookie = cookie
+        self.sender = Sender(websocket)
+        self.subscription = self.state.bus.subscribe(
+            [frames.queue_topic(user.shop_id), frames.agent_topic(user.id)]
+        )
+
+    async def handle(self, frame: Any) -> None:
+        if isinstance(frame, WatchFrame):
+            if frame.type == "unwatch":
+                self.subscription.discard(frames.staff_topic(frame.conversation_id))
+                return
+
+            async def check(session: Any) -> None:
+                await conversations.access_conversation(session, self.user, frame.conversation_id)
+
+            await run_unit(self.state, check)
+            self.subscription.add(frames.staff_topic(frame.conversation_id))
+            await self.sender.send({"type": "watching", "conversation_id": frame.conversation_id})
+        elif isinstance(frame, StaffTypingFrame):
+
+            async def load(session: Any) -> Any:
+                return await conversations.access_conversation(
+                    session, self.user, frame.conversation_id
+                )
+
+            conversation = await run_unit(self.state, load)
+            if conversation.status == ConversationStatus.active:
+                await self.state.bus.publish(
+                    frames.customer_topic(conversation.id),
+                    {"type": "typing", "conversation_id": conversation.id, "sender_type": "agent"},
+                )
+
+    async def still_valid(self) -> None:
+        """Deactivation or a password reset must also end live sockets, not just new requests."""
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            if await _staff_user(self.websocket, self.cookie) is None:
+                await self.sender.send(
+                    {"type": "error", "code": "unauthorized", "message": "session ended"}
+                )
+                await self.websocket.close(code=4401)
+                return
+
+
+@router.websocket("/ws/agent")
+async def staff_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    cookie = read_session_cookie(cast(Request, websocket)) if _same_origin(websocket) else None
+    user = await _staff_user(websocket, cookie)
+    if user is None or cookie is None:
+        await websocket.send_json(
+            {"type": "error", "code": "unauthorized", "message": "login required"}
+        )
+        await websocket.close(code=4401)
+        return
+    channel = StaffChannel(websocket, user, cookie)
+    tasks = [
+        asyncio.create_task(pump(channel.subscription, channel.sender)),
+        asyncio.create_task(channel.still_valid()),
+    ]
+    metrics.WS_CONNECTIONS.labels("agent").inc()
+    try:
+        await channel.sender.send({"type": "ready", "user_id": user.id, "shop_id": user.shop_id})
+        await serve_frames(
+            websocket,
+            channel.sender,
+            channel.handle,
+            lambda raw: parse_frame(raw, _staff_frame, STAFF_FRAME_TYPES),
+        )
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        metrics.WS_CONNECTIONS.labels("agent").dec()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        channel.subscription.close()
+
+
+router.include_router(api)

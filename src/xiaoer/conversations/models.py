@@ -39,9 +39,7 @@ class Conversation(IdMixin, CreatedAtMixin, Base):
     assignee_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("user_account.id"), index=True, default=None
     )
-    order_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("shop_order.id"), default=None
-    )
+    order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("shop_order.id"), default=None)
     bot_unanswered_turns: Mapped[int] = mapped_column(default=0)
     handoff_reason: Mapped[str | None] = mapped_column(String(40), default=None)
     queued_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -55,12 +53,8 @@ class Message(IdMixin, CreatedAtMixin, Base):
     # A resent client id is stored once: the unique key makes the retry idempotent.
     __table_args__ = (UniqueConstraint("conversation_id", "client_msg_id"),)
 
-    conversation_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("conversation.id"), index=True
-    )
-    sender_type: Mapped[SenderType] = mapped_column(
-        Enum(SenderType, native_enum=False, length=20)
-    )
+    conversation_id: Mapped[int] = mapped_column(BigId, ForeignKey("conversation.id"), index=True)
+    sender_type: Mapped[SenderType] = mapped_column(Enum(SenderType, native_enum=False, length=20))
     sender_id: Mapped[int | None] = mapped_column(BigId, default=None)
     body: Mapped[str] = mapped_column(Text)
     client_msg_id: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -77,5 +71,3 @@ class ConversationRead(Base):
     )
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("user_account.id"), primary_key=True)
     last_read_message_id: Mapped[int] = mapped_column(BigId, default=0)
-
-

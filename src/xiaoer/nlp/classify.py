@@ -64,12 +64,16 @@ class Featurizer:
         else:
             self.words = TfidfVectorizer(
                 ngram_range=(1, 2),
-                token_pattern=r"(?u)\b\w+\b",
+                token_pattern=r"(?u)\b\w+\b",  # noqa: S106 - a regex, not a password
                 sublinear_tf=True,
                 dtype=np.float32,
             )
             self.chars = TfidfVectorizer(
-                analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=2, dtype=np.float32
+                analyzer="char_wb",
+                ngram_range=(1, 5),
+                sublinear_tf=True,
+                min_df=2,
+                dtype=np.float32,
             )
         self.embedder = embedder
         self.embed_weight = embed_weight
@@ -108,8 +112,9 @@ class TextClassifier:
 
     With `oos_label`, rows of that label are trained as a rejection class and the threshold on the
     top probability is tuned (out-of-fold, on the training set) to reject as much out-of-scope as
-    possible while losing at most `max_in_scope_loss` in-scope accuracy. Without it, the threshold is the lowest top probability at which
-    out-of-fold answers are ≥ 90 % correct: below it `in_scope` is False.
+    possible while losing at most `max_in_scope_loss` in-scope accuracy. Without it, the
+    threshold is the lowest top probability at which out-of-fold answers are ≥ 90 % correct:
+    below it `in_scope` is False.
     """
 
     def __init__(
@@ -120,7 +125,9 @@ class TextClassifier:
         embedder: Any | None = None,
         folds: int = 3,
         max_in_scope_loss: float = 0.01,
+        embed_weight: float = 1.5,
     ) -> None:
+        self.embed_weight = embed_weight
         self.max_in_scope_loss = max_in_scope_loss
         self.C = C
         self.oos_label = oos_label
@@ -142,7 +149,13 @@ class TextClassifier:
 
         step("normalising", 0.0)
         norm = [normalize(t) for t in texts]
-        self.featurizer = Featurizer(is_chinese(norm), embedder=self.embedder)
+        chinese = is_chinese(norm)
+        # The packaged embedding model is English-only: Chinese models stay lexical.
+        embedder = (
+            None if chinese and not getattr(self.embedder, "multilingual", False) else self.embedder
+        )
+        self.featurizer = Featurizer(chinese, embedder=embedder, embed_weight=self.embed_weight)
+        self.embedder = None  # held by the featurizer (which pickles only its spec)
         step("features", 0.1)
         X = self.featurizer.fit_transform(norm)
         self.classes_ = sorted(set(labels))
@@ -201,7 +214,8 @@ class TextClassifier:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, columns in `classes_` order."""
-        assert self.featurizer is not None and self.svm is not None, "fit first"
+        if self.featurizer is None or self.svm is None:
+            raise RuntimeError("fit the classifier first")
         X = self.featurizer.transform([normalize(t) for t in texts])
         scores = self._scores(self.svm, X, len(self.classes_), self.svm.classes_)
         return _softmax(scores, self.temperature)

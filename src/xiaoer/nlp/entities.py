@@ -96,7 +96,7 @@ _CARRIER_WORDS = {
 # Carrier-specific shapes (on folded text, so letters are lower case).
 _CARRIER_SHAPES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"sf\d{12,13}"), "SF"),
-    (re.compile(r"jd[a-z]{0,2}\d{11,15}"), "JD"),
+    (re.compile(r"jd[a-z]{1,2}\d{11,15}"), "JD"),
     (re.compile(r"yt\d{13,15}"), "YTO"),
     (re.compile(r"jt\d{13}"), "JTEXPRESS"),
     (re.compile(r"dpk\d{12}"), "DEPPON"),
@@ -109,12 +109,25 @@ _TRACKING_CONTEXT = re.compile(r"(快递单|运单|物流单|快递号|单号是
 _ORDER_CONTEXT = re.compile(r"(订单|order)")
 _NOT_ORDER_CONTEXT = re.compile(r"(身份证|银行卡|卡号|账号|银行|id card|手机号|电话)")
 _DEFAULT_ORDER_PATTERNS = (r"[a-z]{1,4}\d{10,20}", r"\d{12,20}")
+_DEFAULT_ORDERS = tuple(re.compile(p) for p in _DEFAULT_ORDER_PATTERNS)
 _ALNUM_RUN = re.compile(r"(?<![a-z0-9])[a-z]{0,4}\d[\d-]{8,24}(?:cn)?(?![a-z0-9])")
 
 
 @lru_cache(maxsize=64)
 def _compile_orders(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+    return tuple(re.compile(rf"(?<![a-z0-9])(?:{p})(?![a-z0-9])", re.IGNORECASE) for p in patterns)
+
+
+def _shop_orders(
+    original: str, folded: str, order_res: tuple[re.Pattern[str], ...]
+) -> list[tuple[Entity, int]]:
+    out = []
+    for rx in order_res:
+        for m in rx.finditer(folded):
+            value = re.sub(r"[\s-]", "", m.group()).upper()
+            ent = Entity("order_no", m.start(), m.end(), original[m.start() : m.end()], value, {})
+            out.append((ent, 4))
+    return out
 
 
 def _carrier_from_context(folded: str, start: int) -> str | None:
@@ -128,7 +141,7 @@ def _carrier_from_context(folded: str, start: int) -> str | None:
 
 
 def _numbers(
-    original: str, folded: str, order_res: tuple[re.Pattern[str], ...]
+    original: str, folded: str, order_res: tuple[re.Pattern[str], ...] | None
 ) -> list[tuple[Entity, int]]:
     found: list[tuple[Entity, int]] = []
     for m in _ALNUM_RUN.finditer(folded):
@@ -146,6 +159,8 @@ def _numbers(
         text = original[start:end]
         if _NOT_ORDER_CONTEXT.search(before) and not (order_ctx or tracking_ctx):
             continue
+        if re.fullmatch(r"0\d{2,3}-\d{7,8}", raw):
+            continue  # a landline number
         if digits_only and 11 <= len(compact) <= 13 and re.fullmatch(r"1[3-9]\d{9}", compact):
             continue  # a mobile number, handled by _phones
         is_tracking = tracking_ctx and not order_ctx
@@ -166,7 +181,7 @@ def _numbers(
                 )
             )
             continue
-        if any(r.fullmatch(compact) for r in order_res):
+        if order_res is None and any(r.fullmatch(compact) for r in _DEFAULT_ORDERS):
             found.append((Entity("order_no", start, end, text, compact.upper(), {}), 3))
     return found
 
@@ -187,15 +202,19 @@ def _phones(original: str, folded: str) -> list[tuple[Entity, int]]:
         else:
             value = "+86" + m.group(4)[1:] + m.group(5)
             meta = {"kind": "landline"}
-        out.append((Entity("phone", m.start(), m.end(), original[m.start() : m.end()], value, meta), 3))
+        out.append(
+            (Entity("phone", m.start(), m.end(), original[m.start() : m.end()], value, meta), 3)
+        )
     return out
 
 
 # ---------------------------------------------------------------- amounts
 _AMOUNT_RES = [
-    re.compile(rf"(?:¥|rmb|cny|人民币)\s*(?P<n>\d+(?:\.\d+)?)(?:\s*(?:元|块钱?))?"),
+    re.compile(r"(?:¥|rmb|cny|人民币)\s*(?P<n>\d+(?:\.\d+)?)(?:\s*(?:元|块钱?))?"),
     re.compile(r"\$\s*(?P<n>\d+(?:\.\d+)?)", re.IGNORECASE),
-    re.compile(rf"(?P<n>{_NUM})\s*(?:元|块钱|块|rmb|人民币|yuan)(?P<jiao>[一二两三四五六七八九\d](?!\s*[件个双条套天号]))?"),
+    re.compile(
+        rf"(?P<n>{_NUM})\s*(?:元|块钱|块|rmb|人民币|yuan)(?P<jiao>[一二两三四五六七八九\d](?!\s*[件个双条套天号]))?"
+    ),
     re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?:dollars?|usd|bucks)\b"),
 ]
 
@@ -214,7 +233,12 @@ def _amounts(original: str, folded: str) -> list[tuple[Entity, int]]:
             currency = "USD" if i in (1, 3) else "CNY"
             text = original[m.start() : m.end()]
             out.append(
-                (Entity("amount", m.start(), m.end(), text, _fmt_number(n), {"currency": currency}), 2)
+                (
+                    Entity(
+                        "amount", m.start(), m.end(), text, _fmt_number(n), {"currency": currency}
+                    ),
+                    2,
+                )
             )
     return out
 
@@ -276,11 +300,15 @@ def _dates(original: str, folded: str, today: date) -> list[tuple[Entity, int]]:
             elif kind == "days":
                 value = today + timedelta(days=int(m.group("n")))
             elif kind == "en":
-                value = today + timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}[m.group(1)])
+                value = today + timedelta(
+                    days={"today": 0, "tomorrow": 1, "yesterday": -1}[m.group(1)]
+                )
             if value is None:
                 continue
             text = original[m.start() : m.end()]
-            ent = Entity("date", m.start(), m.end(), text, value.isoformat(), {"relative": relative})
+            ent = Entity(
+                "date", m.start(), m.end(), text, value.isoformat(), {"relative": relative}
+            )
             out.append((ent, 2))
     return out
 
@@ -288,7 +316,10 @@ def _dates(original: str, folded: str, today: date) -> list[tuple[Entity, int]]:
 # ---------------------------------------------------------------- sizes
 _SIZE_RES = [
     ("height", re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d)?)\s*(cm|厘米|公分)")),
-    ("height_m", re.compile(r"(?<![\d.])(1(?:\.\d{1,2}|米\d{1,2}))\s*(?:m|米)?(?![\d])(?=[^\d]|$)")),
+    (
+        "height_m",
+        re.compile(r"(?<![\d.])(1(?:\.\d{1,2}|米\d{1,2}))\s*(?:m|米)?(?![\d])(?=[^\d]|$)"),
+    ),
     ("weight", re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d)?)\s*(kg|公斤|千克|斤)")),
     ("letter", re.compile(r"(?<![a-z'’])((?:[2-5]x|x{1,3})?l|xs|s|m)(?:码|号)?(?![a-z0-9])")),
     ("number", re.compile(r"(?<![\d.])(\d{2})\s*(?:码|号鞋|号的鞋)")),
@@ -310,7 +341,9 @@ def _sizes(original: str, folded: str) -> list[tuple[Entity, int]]:
                     cm = 100 + int(raw.split("米")[1].ljust(2, "0")[:2])
                 else:
                     cm = round(float(raw) * 100)
-                if not 100 <= cm <= 220 or not re.search(r"(身高|高|个子|米)", folded[max(0, m.start() - 4) : m.end() + 1]):
+                if not 100 <= cm <= 220 or not re.search(
+                    r"(身高|高|个子|米)", folded[max(0, m.start() - 4) : m.end() + 1]
+                ):
                     continue
                 value, meta_kind = f"{cm}cm", "height"
             elif kind == "weight":
@@ -322,9 +355,19 @@ def _sizes(original: str, folded: str) -> list[tuple[Entity, int]]:
                 has_suffix = m.end() > m.end(1)
                 around = folded[max(0, m.start() - 6) : m.end() + 2]
                 # Lone "s"/"m"/"l" are sizes only when written upper case or next to a size word.
-                if not has_suffix and not (raw_orig.isupper() and (len(raw_orig) > 1 or _SIZE_CONTEXT.search(around) or _CJK_NEAR.search(around))):
+                if not has_suffix and not (
+                    raw_orig.isupper()
+                    and (
+                        len(raw_orig) > 1
+                        or _SIZE_CONTEXT.search(around)
+                        or _CJK_NEAR.search(around)
+                    )
+                ):
                     continue
-                value, meta_kind = raw_orig.upper().replace("XXXL", "3XL").replace("XXL", "2XL"), "letter"
+                value, meta_kind = (
+                    raw_orig.upper().replace("XXXL", "3XL").replace("XXL", "2XL"),
+                    "letter",
+                )
             elif kind == "number":
                 n = int(m.group(1))
                 if not 20 <= n <= 50:
@@ -343,7 +386,9 @@ _COLOR_BASE = (
     "卡其|藏青|酒红|军绿|天蓝|宝蓝|墨绿|玫红|咖啡|香槟|奶白|米白|雾霾蓝|浅灰|深灰|浅蓝|深蓝|"
     "浅粉|深红|亮黑|哑光黑|红|黑|白|蓝|绿|黄|紫|灰|粉|橙|棕|银|金|青|米|杏|驼|褐"
 )
-_COLOR_RE = re.compile(rf"(?:[浅深淡亮暗]?(?:{_COLOR_BASE}))色|(?:藏青|卡其|酒红|军绿|米白|玫红|雾霾蓝)")
+_COLOR_RE = re.compile(
+    rf"(?:[浅深淡亮暗]?(?:{_COLOR_BASE}))色|(?:藏青|卡其|酒红|军绿|米白|玫红|雾霾蓝)"
+)
 _COLOR_EN = re.compile(
     r"\b(black|white|red|blue|green|yellow|purple|grey|gray|pink|orange|brown|navy|beige|khaki)\b"
 )
@@ -353,17 +398,25 @@ def _colors(original: str, folded: str) -> list[tuple[Entity, int]]:
     out = []
     for m in _COLOR_RE.finditer(folded):
         value = m.group() if m.group().endswith("色") else m.group() + "色"
-        out.append((Entity("color", m.start(), m.end(), original[m.start() : m.end()], value, {}), 1))
+        out.append(
+            (Entity("color", m.start(), m.end(), original[m.start() : m.end()], value, {}), 1)
+        )
     for m in _COLOR_EN.finditer(folded):
         value = "gray" if m.group(1) == "grey" else m.group(1)
-        out.append((Entity("color", m.start(), m.end(), original[m.start() : m.end()], value, {}), 1))
+        out.append(
+            (Entity("color", m.start(), m.end(), original[m.start() : m.end()], value, {}), 1)
+        )
     return out
 
 
 # ---------------------------------------------------------------- quantities
 _QTY_UNITS = "件个双条套盒瓶包箱只台部本支袋份把张顶罐斤提"
-_QTY_RE = re.compile(rf"(?<![\d.a-z])(?P<n>\d{{1,4}}|[一二两三四五六七八九十]{{1,3}})\s*(?P<u>[{_QTY_UNITS}])(?!码|号|月|天)")
-_QTY_X_RE = re.compile(r"(?:[x×*]\s*(?P<a>\d{1,3})(?![\d.])|(?<![a-z\d])(?P<b>\d{1,3})\s*(?:pcs|pieces|items)\b)")
+_QTY_RE = re.compile(
+    rf"(?<![\d.a-z第])(?P<n>\d{{1,4}}|[一二两三四五六七八九十]{{1,3}})\s*(?P<u>[{_QTY_UNITS}])(?!码|号|月|天)"
+)
+_QTY_X_RE = re.compile(
+    r"(?:[x×*]\s*(?P<a>\d{1,3})(?![\d.])|(?<![a-z\d])(?P<b>\d{1,3})\s*(?:pcs|pieces|items)\b)"
+)
 
 
 def _quantities(original: str, folded: str) -> list[tuple[Entity, int]]:
@@ -375,13 +428,22 @@ def _quantities(original: str, folded: str) -> list[tuple[Entity, int]]:
         if n is None or n <= 0:
             continue
         text = original[m.start() : m.end()]
-        out.append((Entity("quantity", m.start(), m.end(), text, _fmt_number(n), {"unit": m.group("u")}), 1))
+        out.append(
+            (
+                Entity(
+                    "quantity", m.start(), m.end(), text, _fmt_number(n), {"unit": m.group("u")}
+                ),
+                1,
+            )
+        )
     for m in _QTY_X_RE.finditer(folded):
         n_str = m.group("a") or m.group("b")
         if m.group("a") and m.start() > 0 and folded[m.start() - 1].isalnum():
             continue  # "2x3" dimensions, "xl"
         text = original[m.start() : m.end()]
-        out.append((Entity("quantity", m.start(), m.end(), text, str(int(n_str)), {"unit": None}), 1))
+        out.append(
+            (Entity("quantity", m.start(), m.end(), text, str(int(n_str)), {"unit": None}), 1)
+        )
     return out
 
 
@@ -406,16 +468,19 @@ def extract_entities(
 ) -> list[Entity]:
     """All entities in `text`, sorted by position, non-overlapping.
 
-    `order_patterns`: regular expressions (full match, case-insensitive, separators removed) for the
-    shop's order numbers; the default covers 12–20 digit Taobao/JD numbers and up to four letters
+    `order_patterns`: regular expressions for the shop's order numbers (case-insensitive, matched
+    on the width-folded text between non-alphanumerics; the value drops spaces and dashes). They
+    replace the default, which covers 12–20 digit Taobao/JD numbers and up to four letters
     followed by 10–20 digits ("XE20261123000123"). A number is a tracking number instead when it
     follows a waybill word (快递单号, 运单号 …) or a carrier name, or has a carrier's own shape
     (SF…, JD…, EMS E?…CN). `today` anchors relative dates (default: the local date).
     """
     folded = fold_width(text)
-    order_res = _compile_orders(tuple(order_patterns) if order_patterns else _DEFAULT_ORDER_PATTERNS)
+    order_res = _compile_orders(tuple(order_patterns)) if order_patterns else None
     day = today or date.today()  # noqa: DTZ011 - the shop's local date is what a customer means
     candidates = _numbers(text, folded, order_res)
+    if order_res is not None:
+        candidates += _shop_orders(text, folded, order_res)
     candidates += _phones(text, folded)
     candidates += _amounts(text, folded)
     candidates += _dates(text, folded, day)

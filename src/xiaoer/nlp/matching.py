@@ -11,6 +11,9 @@ then be declined). `threshold` is the lowest confidence whose cross-validated pr
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from xiaoer.nlp.text import normalize, word_analyzer
+from xiaoer.nlp.text import normalize
 
 
 @dataclass(frozen=True)
@@ -33,87 +36,184 @@ class ScriptMatch:
     confidence: float
 
 
-_N_FEATURES = 9
+_CANDIDATES = 40  # scripts whose variants are compared one by one in a large library
 
 
 class _Index:
-    """Vectors of a set of variants, grouped by script (rows of `scripts`)."""
+    """Vectors of a set of variants, grouped by script."""
 
     def __init__(
         self,
-        vec: Any,
         X: sp.csr_matrix,
         owner: np.ndarray,
         n_scripts: int,
         use_svm: bool,
         svm_c: float,
+        exact_max_scripts: int,
     ) -> None:
         self.X = X
-        self.XT = X.T.tocsr()
+        self.XT = X.T.tocsr() if n_scripts <= exact_max_scripts else None
         self.owner = owner
         self.n_scripts = n_scripts
         onehot = sp.csr_matrix(
             (np.ones(len(owner), dtype=np.float32), (owner, np.arange(len(owner)))),
             shape=(n_scripts, len(owner)),
         )
-        sums = onehot @ X
-        norms = np.sqrt(np.asarray(sums.multiply(sums).sum(axis=1)).ravel()) + 1e-9
-        self.centroids_T = sp.csr_matrix(sums.multiply(1.0 / norms[:, None])).T.tocsr()
-        # For per-script max over variants: variants sorted by owner, reduceat boundaries.
+        self.sums = (onehot @ X).tocsr()
+        self.sum_norm2 = np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()
+        norms = np.sqrt(self.sum_norm2) + 1e-9
+        self.centroids_T = sp.csr_matrix(self.sums.multiply(1.0 / norms[:, None])).T.tocsr()
+        # Variants sorted by script: per-script max over variants with one reduceat.
         self.order = np.argsort(owner, kind="stable")
         sorted_owner = owner[self.order]
         self.starts = np.searchsorted(sorted_owner, np.arange(n_scripts))
-        self.present = np.isin(np.arange(n_scripts), owner)
+        self.ends = np.searchsorted(sorted_owner, np.arange(n_scripts), side="right")
+        self.present = self.ends > self.starts
+        self.exact = n_scripts <= exact_max_scripts
+        self.X_sorted = X[self.order]
+        self.E: np.ndarray | None = None
+        self.E_sums: np.ndarray | None = None
         self.svm: LinearSVC | None = None
-        if use_svm and len(set(owner.tolist())) >= 2:
+        if use_svm and len(np.unique(owner)) >= 2:
             self.svm = LinearSVC(C=svm_c).fit(X, owner)
 
-    def views(self, Q: sp.csr_matrix) -> list[np.ndarray]:
-        """Per-script scores (queries × scripts) from each view."""
-        sims = (Q @ self.XT).toarray()[:, self.order]
-        safe_starts = np.minimum(self.starts, max(sims.shape[1] - 1, 0))
-        nn = np.maximum.reduceat(sims, safe_starts, axis=1) if sims.shape[1] else sims
+    def _nn(self, sims_sorted: np.ndarray) -> np.ndarray:
+        safe = np.minimum(self.starts, max(sims_sorted.shape[1] - 1, 0))
+        nn = np.maximum.reduceat(sims_sorted, safe, axis=1)
         nn[:, ~self.present] = 0.0
+        return nn
+
+    def views(
+        self, Q: sp.csr_matrix, exclude: np.ndarray | None = None, Qe: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Per-script scores (queries × scripts): nearest variant, centroid, SVM.
+
+        `exclude[i]` is a variant index hidden from query i (leave-one-out calibration): it is
+        dropped from its script's nearest-variant and centroid scores.
+        """
+        n = Q.shape[0]
+        rows = np.arange(n)
         cent = (Q @ self.centroids_T).toarray()
-        out = [nn, cent]
+        if exclude is not None:
+            own = self.owner[exclude]
+            dot_sum = np.asarray((Q.multiply(self.sums[own])).sum(axis=1)).ravel()
+            # |sum - v|² = |sum|² - 2 sum·v + 1 and q = v for a held-out variant.
+            rest = np.sqrt(np.maximum(self.sum_norm2[own] - 2 * dot_sum + 1.0, 1e-12))
+            cent[rows, own] = np.where(rest > 1e-5, (dot_sum - 1.0) / rest, 0.0)
+        if self.exact:
+            sims = (Q @ self.XT).toarray()
+            if exclude is not None:
+                sims[rows, exclude] = -1.0
+            nn = self._nn(sims[:, self.order])
+        else:
+            # Large library: exact nearest-variant scores only for the best centroids.
+            nn = cent.copy()
+            k = min(_CANDIDATES, cent.shape[1])
+            top = np.argpartition(-cent, k - 1, axis=1)[:, :k]
+            for i in range(n):
+                idx = np.concatenate([np.arange(self.starts[s], self.ends[s]) for s in top[i]])
+                q = np.zeros(self.X.shape[1], dtype=np.float32)
+                lo, hi = Q.indptr[i], Q.indptr[i + 1]
+                q[Q.indices[lo:hi]] = Q.data[lo:hi]
+                sims_i = self.X_sorted[idx] @ q
+                if exclude is not None:
+                    sims_i[self.order[idx] == exclude[i]] = -1.0
+                best = np.full(self.n_scripts, -1.0, dtype=np.float32)
+                np.maximum.at(best, self.owner[self.order[idx]], sims_i)
+                nn[i, top[i]] = best[top[i]]
+        out = {"nn": nn, "cent": cent}
         if self.svm is not None:
-            raw = self.svm.decision_function(Q)
-            if raw.ndim == 1:
-                raw = np.stack([-raw, raw], axis=1)
-            full = np.full((Q.shape[0], self.n_scripts), -2.0, dtype=np.float32)
-            full[:, self.svm.classes_] = raw
-            out.append(full)
+            out["svm"] = _svm_scores(self.svm, Q, self.n_scripts)
+        if self.E is not None and Qe is not None:
+            out |= self._dense_views(Qe, exclude)
         return out
 
+    def _dense_views(self, Qe: np.ndarray, exclude: np.ndarray | None) -> dict[str, np.ndarray]:
+        if self.E is None or self.E_sums is None:
+            raise RuntimeError("attach_embeddings first")
+        n = Qe.shape[0]
+        rows = np.arange(n)
+        sims = Qe @ self.E.T
+        if exclude is not None:
+            sims[rows, exclude] = -1.0
+        enn = self._nn(sims[:, self.order])
+        sums = self.E_sums
+        if exclude is not None:
+            sums_rows = sums[self.owner[exclude]] - self.E[exclude]
+        norms = np.linalg.norm(sums, axis=1) + 1e-9
+        ecent = Qe @ (sums / norms[:, None]).T
+        if exclude is not None:
+            own = self.owner[exclude]
+            rest = np.linalg.norm(sums_rows, axis=1)
+            ecent[rows, own] = np.where(
+                rest > 1e-5, (Qe * sums_rows).sum(axis=1) / np.maximum(rest, 1e-9), 0.0
+            )
+        return {"enn": enn, "ecent": ecent}
 
-def _fuse(views: list[np.ndarray]) -> np.ndarray:
-    fused = 0.5 * views[0] + 0.5 * views[1]
-    if len(views) > 2:
-        # SVM margins are roughly in [-1.5, 1.5]; squash to 0..1 and give them a third.
-        fused = (2.0 / 3.0) * fused + (1.0 / 3.0) * (1.0 / (1.0 + np.exp(-3.0 * views[2])))
-    return fused
+    def attach_embeddings(self, E: np.ndarray) -> None:
+        """Dense, L2-normalised variant embeddings (rows aligned with the TF-IDF rows)."""
+        self.E = E.astype(np.float32)
+        onehot = np.zeros((self.n_scripts, len(self.owner)), dtype=np.float32)
+        onehot[self.owner, np.arange(len(self.owner))] = 1.0
+        self.E_sums = onehot @ self.E
 
 
-def _features(views: list[np.ndarray], fused: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Calibration features for each query's top fused script, and that script's index."""
+def _svm_scores(svm: LinearSVC, Q: sp.csr_matrix, n_scripts: int) -> np.ndarray:
+    raw = Q @ svm.coef_.T + svm.intercept_  # decision_function without validation overhead
+    raw = np.asarray(raw)
+    if raw.shape[1] == 1:
+        raw = np.hstack([-raw, raw])
+    full = np.full((Q.shape[0], n_scripts), -2.0, dtype=np.float32)
+    full[:, svm.classes_] = raw
+    return full
+
+
+def _fuse(views: dict[str, np.ndarray]) -> np.ndarray:
+    """One ranking score per script: lexical (nearest variant + centroid), then the SVM and the
+    embedding views when present, each squashed to 0..1-like ranges and averaged."""
+    fused = 0.5 * views["nn"] + 0.5 * views["cent"]
+    parts, weights = [fused], [1.0]
+    if "svm" in views:
+        # SVM margins are roughly in [-1.5, 1.5]; squash to 0..1.
+        parts.append(1.0 / (1.0 + np.exp(-3.0 * views["svm"])))
+        weights.append(0.5)
+    if "enn" in views:
+        parts.append(0.5 * views["enn"] + 0.5 * views["ecent"])
+        weights.append(1.0)
+    out = np.zeros_like(fused)
+    for w, p in zip(weights, parts, strict=True):
+        out += (w / sum(weights)) * p
+    return out
+
+
+def _features(views: dict[str, np.ndarray], fused: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration features for each query's top fused script, and that script's index:
+    the fused score and margin, and per view its score for that script, whether the view ranks
+    it first, and the view's own top-2 margin."""
     n = fused.shape[0]
     rows = np.arange(n)
-    top2 = np.argsort(-fused, axis=1)[:, :2]
-    best = top2[:, 0]
-    second = top2[:, 1] if fused.shape[1] > 1 else top2[:, 0]
-    f = np.zeros((n, _N_FEATURES), dtype=np.float64)
-    f[:, 0] = fused[rows, best]
-    f[:, 1] = fused[rows, best] - fused[rows, second]
-    for j, v in enumerate(views[:2]):
-        f[:, 2 + 2 * j] = v[rows, best]
-        f[:, 3 + 2 * j] = (v.argmax(axis=1) == best).astype(float)
-    if len(views) > 2:
-        svm = views[2]
-        f[:, 6] = svm[rows, best]
-        f[:, 7] = (svm.argmax(axis=1) == best).astype(float)
-        srt = np.sort(svm, axis=1)
-        f[:, 8] = srt[:, -1] - srt[:, -2] if svm.shape[1] > 1 else 0.0
-    return f, best
+    if fused.shape[1] > 2:
+        part = np.argpartition(-fused, 1, axis=1)[:, :2]
+        swap = fused[rows, part[:, 0]] < fused[rows, part[:, 1]]
+        best = np.where(swap, part[:, 1], part[:, 0])
+        second = np.where(swap, part[:, 0], part[:, 1])
+    else:
+        order = np.argsort(-fused, axis=1)
+        best = order[:, 0]
+        second = order[:, -1]
+    cols = [fused[rows, best], fused[rows, best] - fused[rows, second]]
+    for name in ("nn", "cent", "svm", "enn", "ecent"):
+        v = views.get(name)
+        if v is None:
+            continue
+        cols.append(v[rows, best])
+        cols.append((v.argmax(axis=1) == best).astype(float))
+        if v.shape[1] > 2:
+            top2 = -np.partition(-v, 1, axis=1)[:, :2]
+            cols.append(np.abs(top2[:, 0] - top2[:, 1]))
+        else:
+            cols.append(np.zeros(n))
+    return np.stack(cols, axis=1).astype(np.float64), best
 
 
 class ScriptMatcher:
@@ -122,11 +222,26 @@ class ScriptMatcher:
     def __init__(self) -> None:
         self.script_ids: list[str] = []
         self.threshold = 1.0
+        self.min_score = 0.0
         self.target_precision = 0.96
         self.cv_metrics: dict[str, float] = {}
         self._vec: Any = None
         self._index: _Index | None = None
         self._calib: LogisticRegression | None = None
+        self._embedder: Any | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_embedder"] = getattr(self._embedder, "spec", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        spec = state.get("_embedder")
+        if spec is not None:
+            from xiaoer.nlp.embeddings import load_embedder
+
+            state["_embedder"] = load_embedder(spec)
+        self.__dict__.update(state)
 
     @classmethod
     def build(
@@ -135,14 +250,17 @@ class ScriptMatcher:
         *,
         target_precision: float = 0.96,
         svm_max_scripts: int = 1000,
+        exact_max_scripts: int = 1000,
         calibration_sample: int = 1500,
         seed: int = 7,
+        embedder: Any | None = None,
     ) -> ScriptMatcher:
         """Index `(script_id, question variants)` pairs (ids may repeat; variants are merged).
 
         Cost: one TF-IDF fit, an SVM on the variants when the library has at most
-        `svm_max_scripts` scripts, and a 4-fold calibration on at most `calibration_sample`
-        variants.
+        `svm_max_scripts` scripts, and a leave-one-out calibration on at most
+        `calibration_sample` variants. With `embedder` (see `xiaoer.nlp.embeddings`), dense
+        nearest-variant and centroid cosines join the fused score and the calibration.
         """
         self = cls()
         self.target_precision = target_precision
@@ -160,11 +278,14 @@ class ScriptMatcher:
         if not texts:
             raise ValueError("the script library has no question variants")
         owner_arr = np.array(owner)
-        self._vec = _Vectorizer().fit(texts)
-        X = self._vec.transform(texts)
+        self._vec = _Vectorizer()
+        X = self._vec.fit_transform(texts)
         use_svm = len(ids) <= svm_max_scripts
         svm_c = 1.0
-        self._index = _Index(self._vec, X, owner_arr, len(ids), use_svm, svm_c)
+        self._index = _Index(X, owner_arr, len(ids), use_svm, svm_c, exact_max_scripts)
+        if embedder is not None:
+            self._embedder = embedder
+            self._index.attach_embeddings(embedder.encode(texts))
         self._calibrate(X, owner_arr, use_svm, svm_c, calibration_sample, seed)
         return self
 
@@ -185,28 +306,37 @@ class ScriptMatcher:
             self.threshold = 1.01  # too few variants to know when we are right: never answer
             return
         chosen = rng.permutation(eligible)[:sample]
-        folds = 4
-        feats, labels = [], []
-        for k in range(folds):
-            held = chosen[k::folds]
-            keep = np.ones(n, dtype=bool)
-            keep[held] = False
-            idx = _Index(self._vec, X[keep], owner[keep], len(self.script_ids), use_svm, svm_c)
-            Q = X[held]
-            views = idx.views(Q)
-            fused = _fuse(views)
-            f, best = _features(views, fused)
-            feats.append(f)
-            labels.append(best == owner[held])
-            # The same queries with their whole script removed: an unknown question.
-            if k % 2 == 0:
-                masked = [v.copy() for v in views]
-                for v in masked:
-                    v[np.arange(len(held)), owner[held]] = -5.0
-                fm = _fuse(masked)
-                f2, _ = _features(masked, fm)
-                feats.append(f2)
-                labels.append(np.zeros(len(held), dtype=bool))
+        index = self._index
+        assert index is not None
+        Qe = index.E[chosen] if index.E is not None else None
+        views = index.views(X[chosen], exclude=chosen, Qe=Qe)
+        if index.svm is not None:
+            # The SVM view cannot leave one variant out cheaply: 4-fold out-of-fold scores.
+            folds = 4
+            svm_view = np.full((len(chosen), len(self.script_ids)), -2.0, dtype=np.float32)
+            for k in range(folds):
+                part = np.arange(len(chosen))[k::folds]
+                keep = np.ones(n, dtype=bool)
+                keep[chosen[part]] = False
+                fold_svm = LinearSVC(C=svm_c).fit(X[keep], owner[keep])
+                raw = fold_svm.decision_function(X[chosen[part]])
+                if raw.ndim == 1:
+                    raw = np.stack([-raw, raw], axis=1)
+                block = np.full((len(part), len(self.script_ids)), -2.0, dtype=np.float32)
+                block[:, fold_svm.classes_] = raw
+                svm_view[part] = block
+            views["svm"] = svm_view
+        fused = _fuse(views)
+        f, best = _features(views, fused)
+        feats, labels = [f], [best == owner[chosen]]
+        # Half of the same queries with their whole script removed: an unknown question.
+        half = np.arange(len(chosen))[::2]
+        masked = {name: v[half].copy() for name, v in views.items()}
+        for v in masked.values():
+            v[np.arange(len(half)), owner[chosen[half]]] = -5.0
+        f2, _ = _features(masked, _fuse(masked))
+        feats.append(f2)
+        labels.append(np.zeros(len(half), dtype=bool))
         F = np.vstack(feats)
         y = np.concatenate(labels)
         if y.all() or not y.any():
@@ -220,22 +350,34 @@ class ScriptMatcher:
         # The lowest confidence at which everything above it is still precise enough.
         self.threshold = float(conf[order][ok.max()]) if len(ok) else 1.01
         answered = conf >= self.threshold
+        # A floor on the fused score itself: the calibrator sees margins, and in a small library
+        # an unrelated message can win by a wide margin with a low score ("今天天气" vs "今天发货吗").
+        good = answered & y
+        self.min_score = float(np.percentile(F[good, 0], 2)) if good.sum() >= 10 else 0.0
         self.cv_metrics = {
             "cv_answer_rate": float(answered.mean()),
             "cv_precision": float(y[answered].mean()) if answered.any() else 0.0,
-            "cv_top1": float(np.concatenate(labels[0::3]).mean()) if labels else 0.0,
+            "cv_top1": float(labels[0].mean()),
         }
 
     def _score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         assert self._index is not None
-        Q = self._vec.transform([normalize(t) for t in texts])
-        views = self._index.views(Q)
+        norm = [normalize(t) for t in texts]
+        Q = self._vec.transform(norm)
+        Qe = (
+            self._embedder.encode(norm)
+            if self._embedder is not None and self._index.E is not None
+            else None
+        )
+        views = self._index.views(Q, Qe=Qe)
         fused = _fuse(views)
         if self._calib is None:
             conf = np.zeros(len(texts))
         else:
             f, _ = _features(views, fused)
-            conf = self._calib.predict_proba(f)[:, 1]
+            z = f @ self._calib.coef_[0] + self._calib.intercept_[0]
+            conf = 1.0 / (1.0 + np.exp(-z))
+            conf = np.where(f[:, 0] >= self.min_score, conf, conf * 0.5)
         return fused, conf
 
     def search(self, text: str, k: int = 3) -> list[ScriptMatch]:
@@ -246,7 +388,9 @@ class ScriptMatcher:
         fused, conf = self._score(texts)
         out = []
         for row, c in zip(fused, conf, strict=True):
-            top = np.argsort(-row)[:k]
+            kk = min(k, len(row))
+            part = np.argpartition(-row, kk - 1)[:kk]
+            top = part[np.argsort(-row[part])]
             matches = [
                 ScriptMatch(self.script_ids[j], float(row[j]), float(c) if i == 0 else 0.0)
                 for i, j in enumerate(top)
@@ -262,22 +406,104 @@ class ScriptMatcher:
         return None
 
 
+_LATIN_RE = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def _latin_words(text: str) -> list[str]:
+    toks = _LATIN_RE.findall(text)
+    return toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
+
+
+def _tfidf(
+    grams: list[str], vocab: dict[str, int], idf: np.ndarray
+) -> tuple[list[int], list[float]]:
+    counts: dict[int, int] = {}
+    for g in grams:
+        j = vocab.get(g)
+        if j is not None:
+            counts[j] = counts.get(j, 0) + 1
+    if not counts:
+        return [], []
+    idx = list(counts)
+    vals = [(1.0 + math.log(c)) * float(idf[j]) for j, c in counts.items()]
+    norm = math.sqrt(sum(v * v for v in vals)) or 1.0
+    return idx, [v / norm for v in vals]
+
+
 class _Vectorizer:
-    """Word 1–2-grams (jieba for Chinese) and char_wb 1–4-grams, each L2-normalised, joined."""
+    """Latin word 1–2-grams and char_wb 1–4-grams (Chinese is covered by the char n-grams, which
+    keeps building fast: no segmentation), each L2-normalised, joined with equal weight."""
 
     def __init__(self) -> None:
-        self.words = TfidfVectorizer(analyzer=word_analyzer, sublinear_tf=True, dtype=np.float32)
+        self.words = TfidfVectorizer(analyzer=_latin_words, sublinear_tf=True, dtype=np.float32)
         self.chars = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, dtype=np.float32
         )
+        self.has_words = True
+        self._fast: tuple[Any, ...] | None = None
 
-    def fit(self, texts: Sequence[str]) -> _Vectorizer:
-        self.words.fit(texts)
-        self.chars.fit(texts)
-        return self
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        try:
+            w = self.words.fit_transform(texts)
+        except ValueError:  # no latin words at all in the library
+            self.has_words = False
+            w = None
+        c = self.chars.fit_transform(texts)
+        return self._join(w, c)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        w = self.words.transform(texts)
-        c = self.chars.transform(texts)
-        X = sp.hstack([w * np.float32(0.5**0.5), c * np.float32(0.5**0.5)], format="csr")
+        """Same values as the fitted scikit-learn vectorizers, without their per-call overhead
+        (validation dominated the latency of one short message)."""
+        if self._fast is None:
+            self._fast = self._prepare()
+        vocab_w, idf_w, an_w, vocab_c, idf_c, an_c, offset = self._fast
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        for text in texts:
+            w_idx, w_val = _tfidf(an_w(text), vocab_w, idf_w) if self.has_words else ([], [])
+            c_idx, c_val = _tfidf(an_c(text), vocab_c, idf_c)
+            sw, sc = (0.5**0.5, 0.5**0.5) if w_idx else (0.0, 1.0)
+            indices.extend(w_idx)
+            data.extend(v * sw for v in w_val)
+            indices.extend(i + offset for i in c_idx)
+            data.extend(v * sc for v in c_val)
+            indptr.append(len(indices))
+        width = offset + len(vocab_c)
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), indptr),
+            shape=(len(texts), width),
+        )
+
+    def _prepare(self) -> tuple[Any, ...]:
+        if self.has_words:
+            vocab_w = self.words.vocabulary_
+            idf_w = self.words.idf_
+            an_w = self.words.build_analyzer()
+        else:
+            vocab_w, idf_w, an_w = {}, np.zeros(0), _latin_words
+        return (
+            vocab_w,
+            idf_w,
+            an_w,
+            self.chars.vocabulary_,
+            self.chars.idf_,
+            self.chars.build_analyzer(),
+            len(vocab_w),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_fast"] = None  # analyzers are closures: rebuilt after loading
+        return state
+
+    @staticmethod
+    def _join(w: sp.csr_matrix | None, c: sp.csr_matrix) -> sp.csr_matrix:
+        if w is None:
+            return sp.csr_matrix(c, dtype=np.float32)
+        # Rows with no latin words get all their weight from the char view.
+        w_has = np.asarray(w.getnnz(axis=1) > 0)
+        scale_w = np.where(w_has, 0.5**0.5, 0.0).astype(np.float32)
+        scale_c = np.where(w_has, 0.5**0.5, 1.0).astype(np.float32)
+        X = sp.hstack([sp.diags(scale_w) @ w, sp.diags(scale_c) @ c], format="csr")
         return X.astype(np.float32)

@@ -6,6 +6,7 @@ length-preserving part of it used where character offsets must stay valid (entit
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -139,4 +140,4 @@ def is_chinese(texts: Iterable[str], sample: int = 200) -> bool:
 def word_analyzer(text: str) -> list[str]:
     """Word uni+bigrams over `tokenize` (a picklable analyzer for scikit-learn vectorizers)."""
     toks = tokenize(text)
-    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
+    return toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]

@@ -13,9 +13,7 @@ class SurveyResponse(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
 
     shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shop.id"), index=True)
-    conversation_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("conversation.id"), unique=True
-    )
+    conversation_id: Mapped[int] = mapped_column(BigId, ForeignKey("conversation.id"), unique=True)
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"), index=True)
     rating: Mapped[int]
     comment: Mapped[str] = mapped_column(Text, default="")

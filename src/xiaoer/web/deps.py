@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer import events
@@ -75,6 +77,14 @@ async def optional_user(request: Request, session: DB) -> User | None:
         if not sent or not secrets.compare_digest(str(sent), str(data.get("csrf", ""))):
             raise Forbidden("missing or invalid CSRF token", code="csrf")
     request.state.user = user
+    # Templates get a detached copy: an error page renders after the rollback expired `user`.
+    request.state.user_view = SimpleNamespace(
+        **{
+            c.key: getattr(user, c.key)
+            for c in inspect(User).column_attrs
+            if c.key != "password_hash"
+        }
+    )
     request.state.csrf_token = data.get("csrf", "")
     return user
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -21,6 +23,20 @@ templates = Jinja2Templates(directory=_template_dirs[0])
 templates.env.loader = ChoiceLoader([FileSystemLoader(d) for d in _template_dirs])
 
 
+def localtime(
+    value: dt.datetime | str | None, tz: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M"
+) -> str:
+    """`{{ ts|localtime }}`: a stored UTC time shown in the shop's time zone."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):  # ISO strings from JSON-shaped summaries
+        value = dt.datetime.fromisoformat(value)
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+templates.env.filters["localtime"] = localtime
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -29,7 +45,7 @@ def render(
         "request": request,
         "locale": locale,
         "_": lambda key, **kw: translate(locale, key, **kw),
-        "user": getattr(request.state, "user", None),
+        "user": getattr(request.state, "user_view", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
     }
     ctx.update(context or {})

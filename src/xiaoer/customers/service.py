@@ -1,0 +1,238 @@
+"""Customer records: web-chat visitors, identifying them by phone or order number.
+
+Public functions:
+- `get_or_create_visitor(session, *, shop_id, token)` -> the visitor identity (new token if unknown)
+- `identify_visitor(session, *, visitor, phone=None, order_no=None)` -> `Identification`
+- `get_customer(session, *, shop_id, customer_id)`, `customer_brief(customer)`, `mask_name(name)`
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.commerce.models import Order
+from xiaoer.customers.models import Customer, VisitorIdentity
+from xiaoer.errors import InvalidInput, NotFound
+
+VISITOR_NAME_PREFIX = "访客"
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_PHONE_JUNK = re.compile(r"[\s\-()（）]")
+
+
+@dataclass(frozen=True)
+class Identification:
+    customer: Customer
+    order: Order | None
+    # True when the visitor now belongs to a different (existing) customer record.
+    switched: bool
+
+
+def normalize_phone(raw: str) -> str:
+    """Mainland numbers as 11 digits (`+86 138-0013-8000` -> `13800138000`); others digits only."""
+    phone = _PHONE_JUNK.sub("", raw.strip())
+    for prefix in ("+86", "0086"):
+        if phone.startswith(prefix):
+            phone = phone[len(prefix) :]
+    if phone.startswith("86") and len(phone) == 13:
+        phone = phone[2:]
+    if not re.fullmatch(r"\+?\d{5,20}", phone):
+        raise InvalidInput("phone must be a telephone number")
+    return phone
+
+
+def mask_name(name: str) -> str:
+    """`张三丰` -> `张**`: enough for the customer to recognise, too little to harvest."""
+    name = name.strip()
+    if not name:
+        return ""
+    return name[0] + "*" * min(len(name) - 1, 4) if len(name) > 1 else name
+
+
+def customer_brief(customer: Customer) -> dict[str, Any]:
+    return {"id": customer.id, "name": customer.name, "tags": list(customer.tags or [])}
+
+
+async def get_customer(session: AsyncSession, *, shop_id: int, customer_id: int) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None or customer.shop_id != shop_id:
+        raise NotFound("customer not found")
+    return customer
+
+
+async def get_or_create_visitor(
+    session: AsyncSession, *, shop_id: int, token: str | None
+) -> VisitorIdentity:
+    """The browser's identity. An unknown or malformed token gets a fresh token (and an anonymous
+    customer record), so a client cannot choose another visitor's token by guessing its format."""
+    if token and _TOKEN_RE.match(token):
+        visitor = await session.scalar(
+            select(VisitorIdentity).where(
+                VisitorIdentity.shop_id == shop_id, VisitorIdentity.token == token
+            )
+        )
+        if visitor is not None:
+            return visitor
+    token = secrets.token_urlsafe(24)
+    customer = Customer(shop_id=shop_id, name=f"{VISITOR_NAME_PREFIX}{token[:4]}", tags=[])
+    session.add(customer)
+    await session.flush()
+    visitor = VisitorIdentity(shop_id=shop_id, token=token, customer_id=customer.id)
+    session.add(visitor)
+    await session.flush()
+    return visitor
+
+
+async def _customer_by_phone(session: AsyncSession, shop_id: int, phone: str) -> Customer | None:
+    return await session.scalar(
+        select(Customer).where(Customer.shop_id == shop_id, Customer.phone == phone)
+    )
+
+
+async def identify_visitor(
+    session: AsyncSession,
+    *,
+    visitor: VisitorIdentity,
+    phone: str | None = None,
+    order_no: str | None = None,
+) -> Identification:
+    """Links the visitor to the customer owning `phone` or `order_no`.
+
+    An order number must exist in the shop (NotFound otherwise). An unknown phone number is
+    recorded on the visitor's own anonymous record, which then is that customer from now on.
+    """
+    shop_id = visitor.shop_id
+    current = await session.get(Customer, visitor.customer_id)
+    assert current is not None
+    order: Order | None = None
+    if order_no is not None:
+        order_no = order_no.strip()
+        if not order_no:
+            raise InvalidInput("order number is required")
+        # Customers type order numbers in any case; stored ones are usually upper case.
+        order = await session.scalar(
+            select(Order)
+            .where(Order.shop_id == shop_id, Order.order_no.in_({order_no, order_no.upper()}))
+            .limit(1)
+        )
+        if order is None:
+            raise NotFound("no order with this number")
+        target = await session.get(Customer, order.customer_id)
+        assert target is not None
+    elif phone is not None:
+        normalized = normalize_phone(phone)
+        found = await _customer_by_phone(session, shop_id, normalized)
+        # A concurrent identification claiming the same phone first makes the flush fail on
+        # the (shop_id, phone) unique key; the caller retries the whole frame and finds it.
+        if found is None and current.phone is None:
+            current.phone = normalized
+            await session.flush()
+            found = current
+        if found is None:
+            found = Customer(shop_id=shop_id, name=f"{VISITOR_NAME_PREFIX}{normalized[-4:]}")
+            found.phone = normalized
+            found.tags = []
+            session.add(found)
+            await session.flush()
+        target = found
+    else:
+        raise InvalidInput("give a phone number or an order number")
+    switched = target.id != current.id
+    visitor.customer_id = target.id
+    return Identification(customer=target, order=order, switched=switched)
+
+
+# ---- staff reads: the customer 360° view (API, workspace side panel, customer page) ----------
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """`13812341234` -> `138****1234`: agents recognise the number without being able to dial it."""
+    if not phone:
+        return phone
+    if len(phone) >= 8:
+        return phone[:3] + "****" + phone[-4:]
+    return phone[:1] + "*" * (len(phone) - 1)
+
+
+def mask_email(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return email
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def sees_contact_details(viewer: Any) -> bool:
+    """Agents see masked phone numbers and e-mail; supervisors and admins the real ones."""
+    return str(getattr(viewer, "role", "")) in ("admin", "supervisor")
+
+
+async def access_customer(session: AsyncSession, user: Any, customer_id: int) -> Customer:
+    """The only permission-checked fetch of a staff-supplied customer id (NotFound otherwise)."""
+    return await get_customer(session, shop_id=user.shop_id, customer_id=customer_id)
+
+
+@dataclass(frozen=True)
+class Customer360:
+    customer: Customer
+    phone: str | None
+    email: str | None
+    masked: bool
+    orders: list[Any]  # commerce OrderRead, newest first
+    conversations: list[dict[str, Any]]  # inbox summaries + "rating", newest first
+    tickets: list[Any]  # Ticket rows, newest first
+    ratings: list[dict[str, Any]]
+
+    @property
+    def average_rating(self) -> float | None:
+        if not self.ratings:
+            return None
+        return round(sum(r["rating"] for r in self.ratings) / len(self.ratings), 1)
+
+    @property
+    def total_spent_cents(self) -> int:
+        return sum(o.amount_cents for o in self.orders if o.status not in ("unpaid", "refunded"))
+
+    @property
+    def open_tickets(self) -> int:
+        return sum(1 for t in self.tickets if str(t.status) not in ("resolved", "closed"))
+
+
+async def customer_360(
+    session: AsyncSession, *, viewer: Any, customer: Customer, tz: str, limit: int = 20
+) -> Customer360:
+    """Profile (contact details masked for agents), orders with shipments and their latest
+    tracking event, earlier conversations with their rating, and tickets."""
+    # Imported here: those domains import this module at load time.
+    from xiaoer.commerce.service import order_read, orders_for_customer
+    from xiaoer.conversations.inbox import customer_conversations
+    from xiaoer.surveys.service import ratings_for_customer
+    from xiaoer.tickets.service import tickets_for_customer
+
+    orders = await orders_for_customer(
+        session, shop_id=customer.shop_id, customer_id=customer.id, limit=limit
+    )
+    conversations = await customer_conversations(
+        session, viewer=viewer, customer_id=customer.id, limit=limit
+    )
+    ratings = await ratings_for_customer(session, shop_id=customer.shop_id, customer_id=customer.id)
+    by_conversation = {r["conversation_id"]: r for r in ratings}
+    for summary in conversations:
+        summary["rating"] = by_conversation.get(summary["id"])
+    full = sees_contact_details(viewer)
+    return Customer360(
+        customer=customer,
+        phone=customer.phone if full else mask_phone(customer.phone),
+        email=customer.email if full else mask_email(customer.email),
+        masked=not full,
+        orders=[order_read(o, tz) for o in orders],
+        conversations=conversations,
+        tickets=await tickets_for_customer(
+            session, shop_id=customer.shop_id, customer_id=customer.id, limit=limit
+        ),
+        ratings=ratings,
+    )

@@ -1,0 +1,72 @@
+"""Training on a small fixed sample must keep reaching a fixed accuracy."""
+
+from pathlib import Path
+
+from xiaoer.nlp import TextClassifier
+from xiaoer.nlp.datasets import read_labelled, read_pairs
+from xiaoer.nlp.evaluate import eval_intent
+from xiaoer.nlp.pairs import PairScorer
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def test_intent_on_fixture_reaches_minimum_accuracy() -> None:
+    texts, labels = read_labelled(DATA / "intent_train.csv")
+    model = TextClassifier().fit(texts, labels)
+    test_texts, test_labels = read_labelled(DATA / "intent_test.csv")
+    in_scope = [(t, y) for t, y in zip(test_texts, test_labels, strict=True) if y != "oos"]
+    result = eval_intent(model, [t for t, _ in in_scope], [y for _, y in in_scope])
+    assert result["accuracy"] >= 0.85
+
+
+def test_english_intent_with_oos_class() -> None:
+    rows = {
+        "balance": [
+            "what is my balance",
+            "how much money do i have",
+            "show my account balance",
+            "check balance",
+            "balance please",
+            "current balance?",
+        ],
+        "transfer": [
+            "send money to john",
+            "transfer 20 dollars",
+            "make a transfer",
+            "move money to savings",
+            "wire money",
+            "pay my friend",
+        ],
+        "card": [
+            "my card is lost",
+            "block my card",
+            "card stolen",
+            "freeze my card",
+            "i lost my debit card",
+            "card missing",
+        ],
+        "oos": [
+            "tell me a joke",
+            "what's the weather",
+            "who won the game",
+            "play some music",
+            "recipe for pasta",
+            "how tall is everest",
+        ],
+    }
+    texts = [t for ts in rows.values() for t in ts]
+    labels = [k for k, ts in rows.items() for _ in ts]
+    model = TextClassifier(oos_label="oos").fit(texts, labels)
+    assert model.predict("please check my balance").label == "balance"
+    assert model.predict("my card was stolen").label == "card"
+    assert (
+        not model.predict("sing me a song").in_scope
+        or model.predict("sing me a song").label == "oos"
+    )
+
+
+def test_pair_scorer_learns_fixture() -> None:
+    a, b, y = read_pairs(DATA / "pairs_train.csv")
+    model = PairScorer().fit(a, b, y, dev=read_pairs(DATA / "pairs_dev.csv"))
+    assert 0.0 <= model.threshold <= 1.0
+    assert model.predict_proba(["怎么退货"], ["我要退货"])[0] >= 0.0
