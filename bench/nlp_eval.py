@@ -214,7 +214,7 @@ def bench_retrieval(data: Path, embedder: Any, tag: str) -> list[dict[str, str]]
 
 
 def bench_pipeline(data: Path) -> list[dict[str, str]]:
-    """normalize → entities → intent → matching over 5,000 scripts → emotion, one message at a time."""
+    """normalize → entities → intent → matching over 5,000 scripts → emotion, per message."""
     err.print("pipeline …")
     tx, ty = read_labelled(data / "online_shopping_topic" / "train.csv")
     t0 = time.perf_counter()

@@ -249,11 +249,14 @@ def customers(server: str) -> Iterator[Callable[[str], Customer]]:
         yield open_
 
 
-def queued_customer(customers: Callable[[str], Customer], demo_shop: Any) -> tuple[Customer, int]:
-    """The demo shop's sample (VIP) customer, identified and handed over to the queue; with the
-    conversation's id."""
+def queued_customer(
+    customers: Callable[[str], Customer], demo_shop: Any, *, identify: bool = True
+) -> tuple[Customer, int]:
+    """A customer handed over to the queue (the demo shop's sample VIP customer, unless
+    `identify` is off), with the conversation's id."""
     customer = customers(demo_shop.slug)
-    customer.identify(demo_shop.sample_customer_phone)
+    if identify:
+        customer.identify(demo_shop.sample_customer_phone)
     customer.say("你好，我要找人工客服", handoff=True)
     customer.until(
         lambda f: (
@@ -469,6 +472,12 @@ def test_transfer_ticket_and_close(
             {"c": cid},
         ).scalar_one()
     assert assignee == target.username
+    # No longer theirs: the first agent may only add notes now.
+    expect(page.get_by_test_id("reply-box")).to_be_hidden()
+    page.get_by_test_id("write-note-button").click()
+    page.get_by_test_id("reply-box").fill("已转给小杰处理")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-testid="message"][data-sender="note"]')).to_have_count(1)
 
     # The new owner closes it; the customer is asked for a rating.
     owner = open_agent(target)
@@ -481,6 +490,13 @@ def test_transfer_ticket_and_close(
     customer.until(lambda f: f["type"] == "conversation.closed" and f.get("survey") is True)
     # The first agent's page follows along live.
     expect(page.get_by_test_id("chat-status")).to_have_text("已结束")
+
+    # The customer's rating shows on the conversation (the address keeps it open on reload).
+    customer.send(type="rating", rating=4, comment="还不错")
+    customer.until(lambda f: f["type"] == "rating.saved")
+    owner.page.reload()
+    expect(owner.page.get_by_test_id("chat-rating")).to_contain_text("顾客评分 4/5")
+    expect(owner.page.get_by_test_id("chat-rating")).to_contain_text("还不错")
 
 
 def test_workspace_in_english_and_keyboard(
@@ -514,3 +530,75 @@ def test_workspace_in_english_and_keyboard(
     expect(page.get_by_test_id("note-toggle")).to_have_attribute("aria-pressed", "true")
     expect(page.get_by_test_id("send-button")).to_have_text("Add note")
     agent.shot("workspace-en")
+
+
+def test_viewing_conversations_clears_their_unread_badges(
+    open_agent: Callable[..., AgentPage],
+    customers: Callable[[str], Customer],
+    demo_shop: Any,
+) -> None:
+    ids = [queued_customer(customers, demo_shop, identify=False)[1] for _ in range(2)]
+    agent = open_agent(demo_shop.login("agent", 2))
+    rows = [agent.row(cid) for cid in ids]
+    for row in rows:
+        expect(row.get_by_test_id("unread-badge")).to_have_text(re.compile(r"^[1-9]"))
+
+    # Newest first, then the older one (whose message ids are lower).
+    for row in reversed(rows):
+        row.locator(".ws-item-main").click()
+        expect(row).to_have_class(re.compile("is-selected"))
+        expect(row.get_by_test_id("unread-badge")).to_have_count(0)
+
+    # A reload shows the server agrees.
+    agent.page.reload()
+    for row in rows:
+        expect(row).to_be_visible()
+        expect(row.get_by_test_id("unread-badge")).to_have_count(0)
+    # ?c= reopens the conversation that was open.
+    expect(agent.page.get_by_test_id("chat-status")).to_have_text("排队中")
+
+
+def test_reconnects_and_catches_up_on_missed_messages(
+    open_agent: Callable[..., AgentPage],
+    customers: Callable[[str], Customer],
+    demo_shop: Any,
+) -> None:
+    # /ws/agent goes through a proxy the test controls: it can swallow frames and cut the line.
+    live: dict[str, Any] = {"drop": False, "routes": []}
+
+    def proxy(ws: Any) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda message: None if live["drop"] else ws.send(message))
+        live["routes"].append(ws)
+
+    customer, cid = queued_customer(customers, demo_shop)
+    agent = open_agent(
+        demo_shop.login("agent", 0),
+        before_login=lambda page: page.route_web_socket(re.compile(r"/ws/agent$"), proxy),
+    )
+    page = agent.page
+    agent.row(cid).get_by_test_id("accept-button").click()
+    expect(page.get_by_test_id("chat-status")).to_have_text("接待中")
+    customer.say("第一条")
+    messages = page.get_by_test_id("message")
+    expect(messages.filter(has_text="第一条")).to_have_count(1)
+
+    # Frames are lost (a flaky network), then the socket drops.
+    live["drop"] = True
+    customer.say("断线期间发的消息")
+    page.wait_for_timeout(800)
+    expect(messages.filter(has_text="断线期间发的消息")).to_have_count(0)
+    live["drop"] = False
+    connections = len(live["routes"])
+    live["routes"][-1].close()
+    status = page.get_by_test_id("connection-status")
+    expect(status).to_have_attribute("data-state", re.compile("offline|connecting"))
+
+    # The page reconnects on its own and fetches what it missed, exactly once.
+    expect(status).to_have_attribute("data-state", "online", timeout=15_000)
+    assert len(live["routes"]) > connections
+    expect(messages.filter(has_text="断线期间发的消息")).to_have_count(1)
+    # The new socket is live again for this conversation.
+    customer.say("重连之后")
+    expect(messages.filter(has_text="重连之后")).to_have_count(1)
+    expect(messages.filter(has_text="第一条")).to_have_count(1)

@@ -227,6 +227,105 @@ class CustomerPost:
     opened: bool  # a new conversation was opened for it (the previous one was closed)
 
 
+@dataclass
+class CustomerMessagePlan:
+    """What `prepare_customer_message` read and decided, for `store_customer_message`."""
+
+    shop_id: int
+    customer_id: int
+    client_msg_id: str
+    text: str
+    wants_human: bool
+    bot_registry: Any
+    existing: Message | None = None
+    conversation: Conversation | None = None  # the open conversation, if any
+    decision: Any = None  # the bot's decision, made for `turns` unanswered turns
+    turns: int = 0
+
+
+async def prepare_customer_message(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    customer_id: int,
+    client_msg_id: str,
+    body: str,
+    bot_registry: Any,
+    wants_human: bool = False,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> CustomerMessagePlan:
+    """The reading half of `post_customer_message`: validation, the resend check and the bot's
+    decision. It writes nothing, so on SQLite it can run while another unit holds the writer."""
+    plan = CustomerMessagePlan(
+        shop_id=shop_id,
+        customer_id=customer_id,
+        client_msg_id=client_msg_id,
+        text=check_body(body, max_chars),
+        wants_human=wants_human,
+        bot_registry=bot_registry,
+    )
+    plan.existing = await _existing_customer_message(
+        session, shop_id=shop_id, customer_id=customer_id, client_msg_id=client_msg_id
+    )
+    if plan.existing is not None:
+        return plan
+    latest = await latest_conversation(session, shop_id=shop_id, customer_id=customer_id)
+    if latest is not None and latest.status != ConversationStatus.closed:
+        plan.conversation = latest
+        plan.turns = latest.bot_unanswered_turns
+    if not wants_human and (plan.conversation is None or plan.conversation.status == "bot"):
+        plan.decision = await _decide(session, plan, plan.turns)
+    return plan
+
+
+async def _decide(session: AsyncSession, plan: CustomerMessagePlan, turns: int) -> Any:
+    from xiaoer.bot import service as bot
+
+    return await bot.decide(
+        session,
+        registry=plan.bot_registry,
+        shop_id=plan.shop_id,
+        text=plan.text,
+        customer_id=plan.customer_id,
+        unanswered_turns=turns,
+    )
+
+
+async def store_customer_message(
+    session: AsyncSession, *, plan: CustomerMessagePlan
+) -> CustomerPost:
+    """The writing half: stores the message (once per client id), then the bot's answer or the
+    hand-off. Whatever changed since `prepare` (an agent accepted, another message counted a
+    turn) is re-read first, and the bot decides again if its premises no longer hold."""
+    if plan.existing is not None:
+        conversation = await session.get(Conversation, plan.existing.conversation_id)
+        assert conversation is not None
+        return CustomerPost(conversation, plan.existing, created=False, opened=False)
+    if plan.conversation is not None:
+        await session.refresh(plan.conversation)
+    conversation, opened = await conversation_for_customer(
+        session, shop_id=plan.shop_id, customer_id=plan.customer_id
+    )
+    message = await _add_message(
+        session,
+        conversation,
+        sender_type=SenderType.customer,
+        body=plan.text,
+        client_msg_id=plan.client_msg_id,
+    )
+    last = message
+    if conversation.status == ConversationStatus.bot:
+        if plan.wants_human:
+            last = await request_handoff(session, conversation, reason="customer_request")
+        else:
+            decision = plan.decision
+            if decision is None or conversation.bot_unanswered_turns != plan.turns:
+                decision = await _decide(session, plan, conversation.bot_unanswered_turns)
+            last = await _bot_turn(session, conversation, message, decision)
+    queue_summary(session, conversation, last)
+    return CustomerPost(conversation, message, created=True, opened=opened)
+
+
 async def post_customer_message(
     session: AsyncSession,
     *,
@@ -239,35 +338,20 @@ async def post_customer_message(
     max_chars: int = DEFAULT_MAX_CHARS,
 ) -> CustomerPost:
     """Stores a customer message once per `client_msg_id`, then lets the bot answer (only while
-    the conversation is with the bot) or hands over. A concurrent resend that loses the race on
-    the (conversation_id, client_msg_id) unique key raises IntegrityError: the caller retries the
-    whole unit of work, and the retry finds the stored message."""
-    text = check_body(body, max_chars)
-    existing = await _existing_customer_message(
-        session, shop_id=shop_id, customer_id=customer_id, client_msg_id=client_msg_id
-    )
-    if existing is not None:
-        conversation = await session.get(Conversation, existing.conversation_id)
-        assert conversation is not None
-        return CustomerPost(conversation, existing, created=False, opened=False)
-    conversation, opened = await conversation_for_customer(
-        session, shop_id=shop_id, customer_id=customer_id
-    )
-    message = await _add_message(
+    the conversation is with the bot) or hands over, all in the caller's transaction. A
+    concurrent resend that loses the race on the (conversation_id, client_msg_id) unique key
+    raises IntegrityError: the caller retries the whole unit, and the retry finds the message."""
+    plan = await prepare_customer_message(
         session,
-        conversation,
-        sender_type=SenderType.customer,
-        body=text,
+        shop_id=shop_id,
+        customer_id=customer_id,
         client_msg_id=client_msg_id,
+        body=body,
+        bot_registry=bot_registry,
+        wants_human=wants_human,
+        max_chars=max_chars,
     )
-    last = message
-    if conversation.status == ConversationStatus.bot:
-        if wants_human:
-            last = await request_handoff(session, conversation, reason="customer_request")
-        else:
-            last = await _bot_turn(session, conversation, message, bot_registry)
-    queue_summary(session, conversation, last)
-    return CustomerPost(conversation, message, created=True, opened=opened)
+    return await store_customer_message(session, plan=plan)
 
 
 def _is_upset(emotion: dict[str, Any]) -> bool:
@@ -277,20 +361,12 @@ def _is_upset(emotion: dict[str, Any]) -> bool:
 
 
 async def _bot_turn(
-    session: AsyncSession, conversation: Conversation, message: Message, registry: Any
+    session: AsyncSession, conversation: Conversation, message: Message, decision: Any
 ) -> Message:
     """The bot speaks only while the conversation is with it; its decision is stored with the
     customer message, and a hand-off moves the conversation to the agent queue."""
     from xiaoer.bot import service as bot
 
-    decision = await bot.decide(
-        session,
-        registry=registry,
-        shop_id=conversation.shop_id,
-        text=message.body,
-        customer_id=conversation.customer_id,
-        unanswered_turns=conversation.bot_unanswered_turns,
-    )
     await bot.record_decision(
         session,
         result=decision,

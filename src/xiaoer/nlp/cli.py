@@ -2,7 +2,8 @@
 
 Every command prints exactly one JSON object on stdout; progress goes to stderr (Rich). Bad
 input (missing file or columns, empty file, non-UTF-8, unknown label, unknown model) exits with
-code 2 and a one-line message on stderr.
+code 2 and a one-line message on stderr. `XIAOER_NLP__EMBEDDING_MODEL` (see
+`xiaoer.nlp.embeddings`) adds dense embeddings to intent training and retrieval; default off.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from xiaoer.nlp.datasets import (
     read_pairs,
     read_queries,
 )
+from xiaoer.nlp.embeddings import configured_embedder
 from xiaoer.nlp.matching import ScriptMatcher
 from xiaoer.nlp.pairs import PairScorer
 
@@ -118,7 +120,9 @@ def train_intent(
         oos_label = next((lab for lab in sorted(set(labels)) if lab.lower() in OOS_NAMES), None)
     t0 = time.perf_counter()
     with _progress("training intent", None) as step:
-        model = TextClassifier(oos_label=oos_label).fit(texts, labels, progress=step)
+        model = TextClassifier(oos_label=oos_label, embedder=configured_embedder()).fit(
+            texts, labels, progress=step
+        )
     seconds = time.perf_counter() - t0
     manifest = store.save_model(
         TASK_INTENT,
@@ -235,7 +239,7 @@ def eval_retrieval(
         raise _fail(str(exc)) from exc
     _check_labels(queries_csv, [g for g in gold if g], [sid for sid, _ in library])
     with _progress("building matcher", None):
-        matcher = ScriptMatcher.build(library)
+        matcher = ScriptMatcher.build(library, embedder=configured_embedder())
     with _progress("evaluating retrieval", len(texts)) as advance:
         _emit(evaluate.eval_retrieval(matcher, texts, gold, threshold=threshold, tick=advance))
 

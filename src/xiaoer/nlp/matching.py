@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from xiaoer.nlp.text import normalize
+from xiaoer.nlp.text import normalize, tfidf_row
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,9 @@ class _Index:
         self.X_sorted = X[self.order]
         self.E: np.ndarray | None = None
         self.E_sums: np.ndarray | None = None
-        self.svm: LinearSVC | None = None
+        self.svm: _LinearScorer | None = None
         if use_svm and len(np.unique(owner)) >= 2:
-            self.svm = LinearSVC(C=svm_c).fit(X, owner)
+            self.svm = _LinearScorer(LinearSVC(C=svm_c).fit(X, owner))
 
     def _nn(self, sims_sorted: np.ndarray) -> np.ndarray:
         safe = np.minimum(self.starts, max(sims_sorted.shape[1] - 1, 0))
@@ -123,7 +123,7 @@ class _Index:
                 nn[i, top[i]] = best[top[i]]
         out = {"nn": nn, "cent": cent}
         if self.svm is not None:
-            out["svm"] = _svm_scores(self.svm, Q, self.n_scripts)
+            out["svm"] = self.svm.scores(Q, self.n_scripts)
         if self.E is not None and Qe is not None:
             out |= self._dense_views(Qe, exclude)
         return out
@@ -158,14 +158,23 @@ class _Index:
         self.E_sums = onehot @ self.E
 
 
-def _svm_scores(svm: LinearSVC, Q: sp.csr_matrix, n_scripts: int) -> np.ndarray:
-    raw = Q @ svm.coef_.T + svm.intercept_  # decision_function without validation overhead
-    raw = np.asarray(raw)
-    if raw.shape[1] == 1:
-        raw = np.hstack([-raw, raw])
-    full = np.full((Q.shape[0], n_scripts), -2.0, dtype=np.float32)
-    full[:, svm.classes_] = raw
-    return full
+class _LinearScorer:
+    """A fitted one-vs-rest LinearSVC kept as a sparse float32 weight matrix (the dense float64
+    `coef_` of a few hundred scripts would dominate memory)."""
+
+    def __init__(self, svm: LinearSVC) -> None:
+        coef = np.asarray(svm.coef_, dtype=np.float32)
+        self.coef_T = sp.csr_matrix(coef).T.tocsr()
+        self.intercept = np.asarray(svm.intercept_, dtype=np.float32)
+        self.classes = np.asarray(svm.classes_)
+
+    def scores(self, Q: sp.csr_matrix, n_scripts: int) -> np.ndarray:
+        raw = (Q @ self.coef_T).toarray() + self.intercept
+        if raw.shape[1] == 1:
+            raw = np.hstack([-raw, raw])
+        full = np.full((Q.shape[0], n_scripts), -2.0, dtype=np.float32)
+        full[:, self.classes] = raw
+        return full
 
 
 def _fuse(views: dict[str, np.ndarray]) -> np.ndarray:
@@ -216,6 +225,53 @@ def _features(views: dict[str, np.ndarray], fused: np.ndarray) -> tuple[np.ndarr
     return np.stack(cols, axis=1).astype(np.float64), best
 
 
+# Messages no shop script should answer: asked against the library during calibration, they must
+# be declined. They teach the calibrator what an unrelated message that shares a word or two
+# with a script ("今天天气怎么样" vs "今天能发货吗") looks like.
+_UNRELATED = (
+    "今天天气怎么样",
+    "给我讲个笑话",
+    "你是机器人吗",
+    "你叫什么名字",
+    "你几岁了",
+    "我好无聊",
+    "你喜欢什么颜色",
+    "周末去哪里玩",
+    "推荐一部电影",
+    "今天星期几",
+    "现在几点了",
+    "你吃饭了吗",
+    "帮我写首诗",
+    "明天会下雨吗",
+    "北京有什么好吃的",
+    "一加一等于几",
+    "我想听歌",
+    "你会说英语吗",
+    "世界上最高的山是什么",
+    "怎么学做饭",
+    "股票会涨吗",
+    "我心情不好",
+    "猫为什么喜欢睡觉",
+    "what's the weather like",
+    "tell me a joke",
+    "are you a robot",
+    "what is your name",
+    "how old are you",
+    "recommend a movie",
+    "what time is it",
+    "play some music",
+    "who won the game last night",
+    "how tall is mount everest",
+    "what is the capital of france",
+    "i am bored",
+    "sing me a song",
+    "how do i cook rice",
+    "will it rain tomorrow",
+    "what day is it today",
+    "translate hello into french",
+)
+
+
 class ScriptMatcher:
     """Top-k scripts for a message and a precision-first "answer or hand off" decision."""
 
@@ -249,7 +305,7 @@ class ScriptMatcher:
         library: Iterable[tuple[str, Sequence[str]]],
         *,
         target_precision: float = 0.96,
-        svm_max_scripts: int = 1000,
+        svm_max_scripts: int = 500,
         exact_max_scripts: int = 1000,
         calibration_sample: int = 1500,
         seed: int = 7,
@@ -318,13 +374,8 @@ class ScriptMatcher:
                 part = np.arange(len(chosen))[k::folds]
                 keep = np.ones(n, dtype=bool)
                 keep[chosen[part]] = False
-                fold_svm = LinearSVC(C=svm_c).fit(X[keep], owner[keep])
-                raw = fold_svm.decision_function(X[chosen[part]])
-                if raw.ndim == 1:
-                    raw = np.stack([-raw, raw], axis=1)
-                block = np.full((len(part), len(self.script_ids)), -2.0, dtype=np.float32)
-                block[:, fold_svm.classes_] = raw
-                svm_view[part] = block
+                fold_svm = _LinearScorer(LinearSVC(C=svm_c).fit(X[keep], owner[keep]))
+                svm_view[part] = fold_svm.scores(X[chosen[part]], len(self.script_ids))
             views["svm"] = svm_view
         fused = _fuse(views)
         f, best = _features(views, fused)
@@ -337,6 +388,19 @@ class ScriptMatcher:
         f2, _ = _features(masked, _fuse(masked))
         feats.append(f2)
         labels.append(np.zeros(len(half), dtype=bool))
+        unrelated = [normalize(t) for t in _UNRELATED]
+        Qu = self._vec.transform(unrelated)
+        Que = (
+            self._embedder.encode(unrelated)
+            if self._embedder is not None and index.E is not None
+            else None
+        )
+        uviews = index.views(Qu, Qe=Que)
+        if "svm" in views and "svm" not in uviews:
+            uviews["svm"] = np.full_like(uviews["nn"], -2.0)
+        fu, _ = _features(uviews, _fuse(uviews))
+        feats.append(fu)
+        labels.append(np.zeros(len(unrelated), dtype=bool))
         F = np.vstack(feats)
         y = np.concatenate(labels)
         if y.all() or not y.any():
@@ -350,8 +414,8 @@ class ScriptMatcher:
         # The lowest confidence at which everything above it is still precise enough.
         self.threshold = float(conf[order][ok.max()]) if len(ok) else 1.01
         answered = conf >= self.threshold
-        # A floor on the fused score itself: the calibrator sees margins, and in a small library
-        # an unrelated message can win by a wide margin with a low score ("今天天气" vs "今天发货吗").
+        # A floor on the fused score itself: the calibrator sees margins, and in a small
+        # library an unrelated message can win by a wide margin with a low score.
         good = answered & y
         self.min_score = float(np.percentile(F[good, 0], 2)) if good.sum() >= 10 else 0.0
         self.cv_metrics = {
@@ -414,22 +478,6 @@ def _latin_words(text: str) -> list[str]:
     return toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
 
 
-def _tfidf(
-    grams: list[str], vocab: dict[str, int], idf: np.ndarray
-) -> tuple[list[int], list[float]]:
-    counts: dict[int, int] = {}
-    for g in grams:
-        j = vocab.get(g)
-        if j is not None:
-            counts[j] = counts.get(j, 0) + 1
-    if not counts:
-        return [], []
-    idx = list(counts)
-    vals = [(1.0 + math.log(c)) * float(idf[j]) for j, c in counts.items()]
-    norm = math.sqrt(sum(v * v for v in vals)) or 1.0
-    return idx, [v / norm for v in vals]
-
-
 class _Vectorizer:
     """Latin word 1–2-grams and char_wb 1–4-grams (Chinese is covered by the char n-grams, which
     keeps building fast: no segmentation), each L2-normalised, joined with equal weight."""
@@ -461,8 +509,8 @@ class _Vectorizer:
         indices: list[int] = []
         data: list[float] = []
         for text in texts:
-            w_idx, w_val = _tfidf(an_w(text), vocab_w, idf_w) if self.has_words else ([], [])
-            c_idx, c_val = _tfidf(an_c(text), vocab_c, idf_c)
+            w_idx, w_val = tfidf_row(an_w(text), vocab_w, idf_w) if self.has_words else ([], [])
+            c_idx, c_val = tfidf_row(an_c(text), vocab_c, idf_c)
             sw, sc = (0.5**0.5, 0.5**0.5) if w_idx else (0.0, 1.0)
             indices.extend(w_idx)
             data.extend(v * sw for v in w_val)

@@ -6,9 +6,10 @@ Layout under `models_dir`:
     <task>/.versions/<name>/<version>/  model.pkl + manifest.json (version, data hash, metrics …)
 
 A save writes a fresh version directory, then replaces the symlink with `os.replace`, which is
-atomic on POSIX: a reader sees the old model or the new one, never half of one. Superseded
-versions are removed after the swap. `ModelRegistry` keeps loaded models in memory and reloads a
-model when its symlink points to a new version (one `readlink` per lookup).
+atomic on POSIX: a reader sees the old model or the new one, never half of one. The version
+just replaced is kept (a reader may be opening it); older ones are removed after the swap.
+`ModelRegistry` keeps loaded models in memory and reloads a model when its symlink points to a
+new version (one `readlink` per lookup).
 
 Model files are pickles written by this module; only load models from a directory you control.
 """
@@ -118,9 +119,10 @@ def save_model(
     tmp_link = task_dir / f".{name}.link-{version}"
     tmp_link.symlink_to(Path(".versions") / name / version)
     os.replace(tmp_link, link)  # the atomic swap
-    for old in versions.iterdir():
-        if old.name != version and not old.name.startswith(".tmp-"):
-            shutil.rmtree(old, ignore_errors=True)
+    # Keep the version just replaced (a reader may be loading it right now); drop older ones.
+    done = sorted(v.name for v in versions.iterdir() if not v.name.startswith(".tmp-"))
+    for old in done[:-2]:
+        shutil.rmtree(versions / old, ignore_errors=True)
     return manifest
 
 
@@ -162,20 +164,23 @@ class ModelRegistry:
     def get(self, task: str, name: str) -> Any | None:
         """The model, or None when none is saved under that name."""
         link = _root(self._models_dir) / task / name
-        try:
-            target = os.readlink(link)
-        except OSError:
-            return None
         cached = self._loaded.get((task, name))
-        if cached is not None and cached[0] == target:
-            return cached[1]
-        with self._lock:
+        for _ in range(3):  # a concurrent save may remove the version between readlink and open
             try:
-                model, _ = load_model(task, name, models_dir=self._models_dir)
-            except (ModelNotFoundError, FileNotFoundError):
-                return None
-            self._loaded[(task, name)] = (target, model)
-        return model
+                target = os.readlink(link)
+            except OSError:
+                return cached[1] if cached is not None else None
+            if cached is not None and cached[0] == target:
+                return cached[1]
+            try:
+                with (link.parent / target / "model.pkl").open("rb") as fh:
+                    model = pickle.load(fh)  # noqa: S301 - our own file, see module docstring
+            except FileNotFoundError:
+                continue
+            with self._lock:
+                self._loaded[(task, name)] = (target, model)
+            return model
+        return cached[1] if cached is not None else None
 
     def put(self, task: str, name: str, model: Any) -> None:
         """Swap in a model trained in this process (after `save_model`)."""

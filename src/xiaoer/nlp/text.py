@@ -7,6 +7,7 @@ length-preserving part of it used where character offsets must stay valid (entit
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import threading
 import unicodedata
@@ -141,3 +142,21 @@ def word_analyzer(text: str) -> list[str]:
     """Word uni+bigrams over `tokenize` (a picklable analyzer for scikit-learn vectorizers)."""
     toks = tokenize(text)
     return toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
+
+
+def tfidf_row(
+    grams: Iterable[str], vocab: dict[str, int], idf: Any
+) -> tuple[list[int], list[float]]:
+    """One L2-normalised sublinear TF-IDF row, as scikit-learn computes it, without its per-call
+    validation overhead (which dominated the latency of one short message)."""
+    counts: dict[int, int] = {}
+    for g in grams:
+        j = vocab.get(g)
+        if j is not None:
+            counts[j] = counts.get(j, 0) + 1
+    if not counts:
+        return [], []
+    idx = list(counts)
+    vals = [(1.0 + math.log(c)) * float(idf[j]) for j, c in counts.items()]
+    norm = math.sqrt(sum(v * v for v in vals)) or 1.0
+    return idx, [v / norm for v in vals]

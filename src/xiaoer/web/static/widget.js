@@ -188,8 +188,7 @@
       ready = true;
       retry = 0;
       setStatus("widget.online");
-      if (f.status === "queued") showBanner(t("widget.queued", { n: "…" }));
-      else if (f.status !== "queued") showBanner("");
+      if (f.status !== "queued") showBanner("");
       flushOutbox();
     },
     ack: acked,

@@ -177,6 +177,7 @@ function sortQueue(items) {
 
 let refreshTimer = null;
 let refreshing = null;
+let refreshAgain = false;
 
 /** Refetch all three lists (debounced: bursts of frames cause one round of requests). */
 function scheduleRefresh(delay = 250) {
@@ -184,24 +185,41 @@ function scheduleRefresh(delay = 250) {
   refreshTimer = setTimeout(refreshLists, delay);
 }
 
-async function refreshLists() {
-  if (refreshing) return refreshing;
+/** Resolves once lists fetched *after* this call are shown: a call during a fetch in flight
+ * (which may predate the caller's change) queues one more round. */
+function refreshLists() {
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
   refreshing = (async () => {
-    try {
-      const results = await Promise.all(VIEWS.map((v) => api("GET", `/api/v1/conversations?view=${v}`)));
-      VIEWS.forEach((v, i) => { state.lists[v] = asList(results[i]); });
-      state.lists.queue = sortQueue(state.lists.queue);
-      state.fetchedAt = performance.now();
-      state.loaded = true;
-      renderLists();
-      syncHeaderFromSummary();
-    } catch (err) {
-      if (err.status !== 401) toast(err.message, "error");
-    } finally {
-      refreshing = null;
-    }
-  })();
+    do {
+      refreshAgain = false;
+      await fetchLists();
+    } while (refreshAgain);
+  })().finally(() => { refreshing = null; });
   return refreshing;
+}
+
+async function fetchLists() {
+  try {
+    const results = await Promise.all(VIEWS.map((v) => api("GET", `/api/v1/conversations?view=${v}`)));
+    VIEWS.forEach((v, i) => { state.lists[v] = asList(results[i]); });
+    state.lists.queue = sortQueue(state.lists.queue);
+    state.fetchedAt = performance.now();
+    state.loaded = true;
+    if (state.selectedId && document.visibilityState === "visible") {
+      // The open conversation is being read: its badge would only flicker until markRead lands.
+      for (const v of VIEWS) for (const c of state.lists[v]) if (c.id === state.selectedId && c.unread) {
+        c.unread = 0;
+        markRead();
+      }
+    }
+    renderLists();
+    syncHeaderFromSummary();
+  } catch (err) {
+    if (err.status !== 401) toast(err.message, "error");
+  }
 }
 
 function waitingNow(c) {
@@ -281,6 +299,8 @@ function renderRow(c) {
       h("span", { class: "ws-item-name", dataset: { testid: "customer-name" } }, customerName(c)),
       ...tagBadges(c.customer?.tags),
       h("span", { class: "ws-item-spacer" }),
+      unread ? h("span", { class: "ws-unread", dataset: { testid: "unread-badge" },
+        "aria-label": t("unread", { n: unread }) }, unread > 99 ? "99+" : String(unread)) : null,
       priorityChip(c.priority)),
     h("span", { class: "ws-item-preview", dataset: { testid: "preview" } }, previewText(c)),
     h("span", { class: "ws-item-foot" },
@@ -288,9 +308,7 @@ function renderRow(c) {
         ? h("span", { class: `ws-wait ws-wait--${urgency(wait.seconds)}`, dataset: { testid: "wait", wait: "row" } }, wait.text)
         : h("span", { class: "ws-item-when" }, shortWhen(parseTime(c.last_message?.created_at))),
       state.view === "open" && c.assignee
-        ? h("span", { class: "ws-item-assignee" }, c.assignee.display_name) : null,
-      unread ? h("span", { class: "ws-unread", dataset: { testid: "unread-badge" },
-        "aria-label": t("unread", { n: unread }) }, unread > 99 ? "99+" : String(unread)) : null)));
+        ? h("span", { class: "ws-item-assignee" }, c.assignee.display_name) : null)));
   row.append(main);
   if (c.status === "queued") {
     row.append(h("button", { type: "button", class: "ws-btn ws-btn--primary ws-btn--sm ws-item-accept",
@@ -362,9 +380,8 @@ async function accept(id) {
   try {
     const conv = await api("POST", `/api/v1/conversations/${id}/accept`);
     toast(t("accepted", { name: customerName(conv ?? findSummary(id) ?? { id }) }), "success");
-    await refreshLists();
     setView("mine");
-    await selectConversation(id, { force: true });
+    await Promise.all([refreshLists(), selectConversation(id, { force: true })]);
     $("#ws-reply").focus();
   } catch (err) {
     if (err.status === 409) {
@@ -385,7 +402,10 @@ async function openTransfer() {
   dialog.showModal();
   try {
     const agents = asList(await api("GET", "/api/v1/agents"))
-      .filter((a) => a.id !== ME.id && a.id !== state.conversation.assignee?.id);
+      .filter((a) => a.id !== ME.id && a.id !== state.conversation.assignee?.id)
+      // Agents before supervisors and admins, the least busy first.
+      .sort((a, b) => (a.role === "agent" ? 0 : 1) - (b.role === "agent" ? 0 : 1)
+        || (a.open_chats ?? 0) - (b.open_chats ?? 0));
     if (!agents.length) {
       list.replaceChildren(h("li", { class: "ws-muted" }, t("transfer.none")));
       return;
@@ -502,6 +522,7 @@ async function selectConversation(id, { force = false } = {}) {
   if (changed) {
     state.messages = new Map();
     state.lastMessageId = 0;
+    state.lastReadSent = 0; // message ids are global: a marker from another chat means nothing here
     $("#ws-messages").replaceChildren();
     setCustomerTyping(false);
     state.noteMode = false;
@@ -603,6 +624,12 @@ function renderHeader() {
   $("#ws-head-assignee").textContent = c.assignee
     ? t(isMine(c) ? "assignee.me" : "assignee.other", { name: c.assignee.display_name }) : "";
   renderHeadWait();
+  const stars = Math.max(0, Math.min(5, Number(c.rating?.rating ?? 0)));
+  $("#ws-head-rating").replaceChildren(...(stars ? [
+    h("span", { class: "stars", "aria-hidden": "true" }, "★".repeat(stars), h("span", { class: "off" }, "★".repeat(5 - stars))),
+    " ", t("rating", { n: stars }),
+    c.rating.comment ? h("span", { class: "ws-rating-comment" }, `“${c.rating.comment}”`) : null,
+  ] : []));
 
   const closed = c.status === "closed";
   $("#ws-head-accept").hidden = c.status !== "queued";
@@ -626,10 +653,12 @@ function renderComposerLock() {
   const c = state.conversation;
   const lock = $("#ws-composer-lock");
   const reply = $("#ws-reply");
+  const supervising = ME.role === "admin" || ME.role === "supervisor";
   let text = "";
   if (c.status === "queued") text = t("lock.queued");
   else if (c.status === "closed") text = t("lock.closed");
   else if (c.status === "bot") text = t("lock.bot");
+  else if (c.assignee && !isMine(c) && !supervising) text = t("lock.others", { name: c.assignee.display_name });
   // Notes are for staff and work in any state; replies need the conversation to be live.
   const locked = Boolean(text) && !state.noteMode;
   lock.hidden = !locked;
@@ -638,7 +667,7 @@ function renderComposerLock() {
   $("#ws-composer").classList.toggle("is-locked", locked);
   reply.disabled = locked;
   $("#ws-send").disabled = locked;
-  $("#ws-composer-hint").textContent = !text && c.assignee && !isMine(c)
+  $("#ws-composer-hint").textContent = !text && c.status === "active" && c.assignee && !isMine(c)
     ? t("hint.others", { name: c.assignee.display_name }) : "";
   updateCounter();
 }
@@ -1150,6 +1179,11 @@ function wire() {
   $("#ws-sugg-refresh").addEventListener("click", () => loadSuggestions());
   $("#ws-head-accept").addEventListener("click", () => state.selectedId && accept(state.selectedId));
   $("#ws-lock-accept").addEventListener("click", () => state.selectedId && accept(state.selectedId));
+  $("#ws-lock-note").addEventListener("click", () => {
+    state.noteMode = true;
+    renderNoteMode();
+    $("#ws-reply").focus();
+  });
   $("#ws-transfer").addEventListener("click", openTransfer);
   $("#ws-create-ticket").addEventListener("click", createTicket);
   $("#ws-close").addEventListener("click", closeConversation);
