@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -213,6 +214,7 @@ class CustomerChannel:
         self.visitor_id: int | None = None
         self.customer_id: int | None = None
         self.conversation_id: int | None = None
+        self.last_typing = 0.0
 
     def follow(self, conversation_id: int) -> None:
         if self.conversation_id != conversation_id:
@@ -232,7 +234,10 @@ class CustomerChannel:
         elif isinstance(frame, IdentifyFrame):
             await self.identify(frame)
         elif isinstance(frame, TypingFrame):
-            if self.conversation_id is not None:
+            # Ephemeral and cheap to forge: at most one per second reaches the bus.
+            now = time.monotonic()
+            if self.conversation_id is not None and now - self.last_typing >= 1.0:
+                self.last_typing = now
                 await self.state.bus.publish(
                     frames.staff_topic(self.conversation_id),
                     {
