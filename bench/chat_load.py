@@ -250,7 +250,7 @@ async def bench(args: argparse.Namespace, http: str, shop: str) -> None:
             rates[label] = rate
             ratio = ""
             if label == "echo max" and rate:
-                ratio = f"{rates['chat max'] / rate:.2f}"
+                ratio = f"{rates['chat max'] / rate:.3f}"
             print(
                 f"| {label:<11} | {n:>4} | {result.sent:>5} | {rate:>7.1f} "
                 f"| {pct(result.latencies, 0.50):>7.1f} | {pct(result.latencies, 0.95):>7.1f} "

@@ -557,6 +557,20 @@ def test_viewing_conversations_clears_their_unread_badges(
     # ?c= reopens the conversation that was open.
     expect(agent.page.get_by_test_id("chat-status")).to_have_text("排队中")
 
+    # Unsent drafts stay with their conversation while the agent switches between chats.
+    page = agent.page
+    for row in rows:
+        page.get_by_test_id("tab-queue").click()
+        row.get_by_test_id("accept-button").click()
+        expect(page.get_by_test_id("chat-status")).to_have_text("接待中")
+    reply = page.get_by_test_id("reply-box")
+    rows[0].locator(".ws-item-main").click()
+    reply.fill("第一位顾客的草稿")
+    rows[1].locator(".ws-item-main").click()
+    expect(reply).to_have_value("")
+    rows[0].locator(".ws-item-main").click()
+    expect(reply).to_have_value("第一位顾客的草稿")
+
 
 def test_reconnects_and_catches_up_on_missed_messages(
     open_agent: Callable[..., AgentPage],

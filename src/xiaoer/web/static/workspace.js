@@ -150,13 +150,15 @@ const state = {
   conversation: null,
   messages: new Map(), // id -> message
   lastMessageId: 0,
-  tickets: new Map(), // conversation id -> ticket created in this session
+  tickets: new Map(), // conversation id -> its tickets
+  drafts: new Map(), // conversation id -> unsent reply text
   noteMode: false,
   lastTypingSent: 0,
   typingTimer: null,
   readTimer: null,
   lastReadSent: 0,
   selectSeq: 0,
+  stickToBottom: true,
   suggestSeq: 0,
 };
 
@@ -175,14 +177,21 @@ function sortQueue(items) {
     || (b.waiting_seconds ?? 0) - (a.waiting_seconds ?? 0) || a.id - b.id);
 }
 
+const MIN_REFRESH_GAP_MS = 1000;
 let refreshTimer = null;
 let refreshing = null;
 let refreshAgain = false;
+let lastRefreshAt = -Infinity;
 
-/** Refetch all three lists (debounced: bursts of frames cause one round of requests). */
+/** Refetch the lists soon. Throttled: however busy the shop, frames cause at most one round
+ * of requests a second per page (one timer pending at a time). */
 function scheduleRefresh(delay = 250) {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(refreshLists, delay);
+  if (refreshTimer) return;
+  const wait = Math.max(delay, lastRefreshAt + MIN_REFRESH_GAP_MS - performance.now());
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    refreshLists();
+  }, wait);
 }
 
 /** Resolves once lists fetched *after* this call are shown: a call during a fetch in flight
@@ -202,6 +211,7 @@ function refreshLists() {
 }
 
 async function fetchLists() {
+  lastRefreshAt = performance.now();
   try {
     const results = await Promise.all(VIEWS.map((v) => api("GET", `/api/v1/conversations?view=${v}`)));
     VIEWS.forEach((v, i) => { state.lists[v] = asList(results[i]); });
@@ -518,6 +528,8 @@ async function selectConversation(id, { force = false } = {}) {
   if (!force && id === state.selectedId && state.conversation) return;
   const seq = ++state.selectSeq;
   const changed = id !== state.selectedId;
+  const reply = $("#ws-reply");
+  if (changed && state.selectedId) state.drafts.set(state.selectedId, reply.value);
   state.selectedId = id;
   if (changed) {
     state.messages = new Map();
@@ -527,9 +539,11 @@ async function selectConversation(id, { force = false } = {}) {
     setCustomerTyping(false);
     state.noteMode = false;
     renderNoteMode();
-    if ($("#ws-reply").dataset.forId !== String(id)) $("#ws-reply").value = "";
+    // Each conversation keeps its unsent draft while the agent looks elsewhere.
+    reply.value = state.drafts.get(id) ?? "";
+    state.drafts.delete(id);
+    updateCounter();
   }
-  $("#ws-reply").dataset.forId = String(id);
   updateUrl();
   for (const row of $$(".ws-item")) {
     const on = Number(row.dataset.conversationId) === id;
@@ -562,6 +576,7 @@ async function selectConversation(id, { force = false } = {}) {
 }
 
 function deselect() {
+  if (state.selectedId) state.drafts.set(state.selectedId, $("#ws-reply").value);
   state.selectedId = null;
   state.conversation = null;
   $("#ws-placeholder").hidden = false;
@@ -788,6 +803,7 @@ function isNearBottom() {
 
 function scrollToBottom(instant = false) {
   const box = $("#ws-messages");
+  state.stickToBottom = true;
   box.scrollTo({ top: box.scrollHeight, behavior: instant ? "instant" : "smooth" });
   $("#ws-new-pill").hidden = true;
 }
@@ -1188,7 +1204,16 @@ function wire() {
   $("#ws-create-ticket").addEventListener("click", createTicket);
   $("#ws-close").addEventListener("click", closeConversation);
   $("#ws-new-pill").addEventListener("click", () => scrollToBottom());
-  $("#ws-messages").addEventListener("scroll", () => { if (isNearBottom()) $("#ws-new-pill").hidden = true; });
+  const history = $("#ws-messages");
+  history.addEventListener("scroll", () => {
+    state.stickToBottom = isNearBottom();
+    if (state.stickToBottom) $("#ws-new-pill").hidden = true;
+  });
+  // The pane shrinks when the ticket bar, typing line or a taller reply box appears: whoever
+  // was reading the newest message keeps seeing it.
+  new ResizeObserver(() => {
+    if (state.stickToBottom) history.scrollTop = history.scrollHeight;
+  }).observe(history);
   $("#ws-note-toggle").addEventListener("click", () => {
     state.noteMode = !state.noteMode;
     renderNoteMode();
