@@ -4,7 +4,11 @@ XIAOER_* environment variables)."""
 from fastapi import FastAPI
 
 from xiaoer.app import create_app
+from xiaoer.config import get_settings
+from xiaoer.logging import configure_logging
 
 
 def app_factory() -> FastAPI:
-    return create_app()
+    settings = get_settings()
+    configure_logging(json_logs=settings.log_json)
+    return create_app(settings)
