@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from websockets.sync.client import connect
 
 from tests.conftest import postgres_admin_url
-from tests.conversations.servers import (
+from tests.servers import (
     fresh_postgres,
     login,
     receive_until,

@@ -9,120 +9,29 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from websockets.sync.client import ClientConnection, connect
 
+from tests.e2e.conftest import ARTIFACTS
 from tests.web.login import login
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS = "<img src=x onerror=alert(1)>"
 WAIT_ZH = re.compile(r"^等待 (\d+秒|\d+分\d+秒)$")
 
 
-# --------------------------------------------------------------------------- server & browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m uvicorn xiaoer.asgi:app_factory --factory` on a free port, test database."""
-    data_dir = tmp_path_factory.mktemp("workspace-server")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "XIAOER_ENV": "test",
-        "XIAOER_DATABASE_URL": database_url,
-        "XIAOER_DATA_DIR": str(data_dir),
-        "XIAOER_LOG_JSON": "true",
-        "XIAOER_VENDOR_DIR": str(ROOT / "node_modules"),
-    }
-    env.pop("XIAOER_REDIS_URL", None)
-    log_path = data_dir / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "xiaoer.asgi:app_factory",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def browser(demo_shop: Any) -> Iterator[Browser]:
-    """Per test, and only once the shop is seeded: sync Playwright keeps an event loop running
-    in this thread, and `demo_shop` seeds with asyncio.run()."""
-    del demo_shop
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+# --------------------------------------------------------------------------- agent pages
 
 
 class AgentPage:

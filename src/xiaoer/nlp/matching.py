@@ -12,7 +12,6 @@ then be declined). `threshold` is the lowest confidence whose cross-validated pr
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -342,6 +341,8 @@ class ScriptMatcher:
         if embedder is not None:
             self._embedder = embedder
             self._index.attach_embeddings(embedder.encode(texts))
+        if len(ids) > exact_max_scripts:
+            calibration_sample = min(calibration_sample, 800)  # keeps large builds fast
         self._calibrate(X, owner_arr, use_svm, svm_c, calibration_sample, seed)
         return self
 
@@ -482,10 +483,10 @@ class _Vectorizer:
     """Latin word 1–2-grams and char_wb 1–4-grams (Chinese is covered by the char n-grams, which
     keeps building fast: no segmentation), each L2-normalised, joined with equal weight."""
 
-    def __init__(self) -> None:
+    def __init__(self, char_analyzer: str = "char_wb") -> None:
         self.words = TfidfVectorizer(analyzer=_latin_words, sublinear_tf=True, dtype=np.float32)
         self.chars = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, dtype=np.float32
+            analyzer=char_analyzer, ngram_range=(1, 4), sublinear_tf=True, dtype=np.float32
         )
         self.has_words = True
         self._fast: tuple[Any, ...] | None = None

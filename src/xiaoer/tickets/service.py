@@ -244,10 +244,20 @@ async def prefill_from_conversation(
     title = " ".join((last or "").split())
     if len(title) > TITLE_FROM_MESSAGE_CHARS:
         title = title[: TITLE_FROM_MESSAGE_CHARS - 1] + "…"
+    customer_id, order_id = conversation.customer_id, conversation.order_id
+    order = await session.get(Order, order_id) if order_id is not None else None
+    if order is not None and order.customer_id != customer_id:
+        # The chatter named someone's order: an anonymous visitor is taken to be its owner
+        # (as when identifying by order number); an identified other customer keeps no link.
+        chatter = await session.get(Customer, customer_id)
+        if chatter is not None and not (chatter.phone or chatter.email):
+            customer_id = order.customer_id
+        else:
+            order_id = None
     return ConversationPrefill(
         conversation_id=conversation.id,
-        customer_id=conversation.customer_id,
-        order_id=conversation.order_id,
+        customer_id=customer_id,
+        order_id=order_id,
         title=title,
     )
 

@@ -26,7 +26,7 @@ from xiaoer.db import make_engine, make_sessionmaker, transaction
 from xiaoer.demo.seed import DemoShop, seed_demo_shop
 from xiaoer.migrate import upgrade
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 _CSRF_FIELD = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 
 
