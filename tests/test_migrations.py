@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from tests.conftest import postgres_admin_url
 from xiaoer.all_models import Base
 from xiaoer.migrate import downgrade, sync_url, upgrade
-from tests.conftest import postgres_admin_url
 
 
 @pytest.fixture

@@ -11,18 +11,93 @@ import random
 import re
 from pathlib import Path
 
-ORDERS = ["XE20261123000123", "XE20261201004567", "3847561029384756", "202611230098765432",
-          "ＸＥ２０２６１１２３０００８８８", "JD20261123456789", "126543098712", "4301928374650193"]
-TRACK = [("顺丰", "SF1426374859601"), ("中通", "75312345678901"), ("圆通", "YT7712345678901"),
-         ("韵达", "4312345678901"), ("申通", "773098765432101"), ("京东", "JDVA12345678901"),
-         ("EMS", "EA123456789CN"), ("邮政", "1198765432109")]
-PHONES = ["13812345678", "139 1234 5678", "186-0000-1234", "+86 15012345678", "17700001111",
-          "１３８１２３４５６７８", "010-87654321", "0755-26543210"]
-AMOUNTS = ["99元", "￥59.9", "¥128", "30块", "二十块", "12.5元", "¥ 1999", "200块钱", "五十元", "3块5"]
-DATES = ["明天", "后天", "下周一", "这周五", "11月25日", "12月1号", "2026-12-03", "3天后", "昨天",
-         "星期三", "今天", "两天后", "大后天", "2026年12月12日", "上周六"]
-SIZES = ["XL", "M码", "L", "XXL", "S码", "38码", "42码", "170cm", "60kg", "均码", "2XL", "165cm", "120斤"]
-COLORS = ["黑色", "白色", "红色", "藏青色", "卡其色", "浅蓝色", "米白色", "酒红色", "灰色", "粉色", "军绿色"]
+ORDERS = [
+    "XE20261123000123",
+    "XE20261201004567",
+    "3847561029384756",
+    "202611230098765432",
+    "ＸＥ２０２６１１２３０００８８８",
+    "JD20261123456789",
+    "126543098712",
+    "4301928374650193",
+]
+TRACK = [
+    ("顺丰", "SF1426374859601"),
+    ("中通", "75312345678901"),
+    ("圆通", "YT7712345678901"),
+    ("韵达", "4312345678901"),
+    ("申通", "773098765432101"),
+    ("京东", "JDVA12345678901"),
+    ("EMS", "EA123456789CN"),
+    ("邮政", "1198765432109"),
+]
+PHONES = [
+    "13812345678",
+    "139 1234 5678",
+    "186-0000-1234",
+    "+86 15012345678",
+    "17700001111",
+    "１３８１２３４５６７８",
+    "010-87654321",
+    "0755-26543210",
+]
+AMOUNTS = [
+    "99元",
+    "￥59.9",
+    "¥128",
+    "30块",
+    "二十块",
+    "12.5元",
+    "¥ 1999",
+    "200块钱",
+    "五十元",
+    "3块5",
+]
+DATES = [
+    "明天",
+    "后天",
+    "下周一",
+    "这周五",
+    "11月25日",
+    "12月1号",
+    "2026-12-03",
+    "3天后",
+    "昨天",
+    "星期三",
+    "今天",
+    "两天后",
+    "大后天",
+    "2026年12月12日",
+    "上周六",
+]
+SIZES = [
+    "XL",
+    "M码",
+    "L",
+    "XXL",
+    "S码",
+    "38码",
+    "42码",
+    "170cm",
+    "60kg",
+    "均码",
+    "2XL",
+    "165cm",
+    "120斤",
+]
+COLORS = [
+    "黑色",
+    "白色",
+    "红色",
+    "藏青色",
+    "卡其色",
+    "浅蓝色",
+    "米白色",
+    "酒红色",
+    "灰色",
+    "粉色",
+    "军绿色",
+]
 QTYS = ["两件", "2件", "3个", "一双", "1条", "5瓶", "两套", "4盒", "十个", "2双"]
 
 TEMPLATES = [
@@ -150,15 +225,25 @@ def main() -> None:
         carrier, track = rng.choice(TRACK)
         size = rng.choice(SIZES)
         slots = {
-            "o": rng.choice(ORDERS), "t": track, "c": carrier, "p": rng.choice(PHONES),
-            "a": rng.choice(AMOUNTS), "d": rng.choice(DATES), "d2": rng.choice(DATES),
-            "s": size, "s2": rng.choice([s for s in SIZES if s != size]),
-            "col": rng.choice(COLORS), "q": rng.choice(QTYS), "h": rng.choice(HEIGHTS),
-            "w": rng.choice(WEIGHTS), "col_en": rng.choice(COLORS_EN), "s_en": rng.choice(SIZES_EN),
+            "o": rng.choice(ORDERS),
+            "t": track,
+            "c": carrier,
+            "p": rng.choice(PHONES),
+            "a": rng.choice(AMOUNTS),
+            "d": rng.choice(DATES),
+            "d2": rng.choice(DATES),
+            "s": size,
+            "s2": rng.choice([s for s in SIZES if s != size]),
+            "col": rng.choice(COLORS),
+            "q": rng.choice(QTYS),
+            "h": rng.choice(HEIGHTS),
+            "w": rng.choice(WEIGHTS),
+            "col_en": rng.choice(COLORS_EN),
+            "s_en": rng.choice(SIZES_EN),
             "d_en": rng.choice(DATES_EN),
         }
         rows.append(render(template, slots))
-    rows.extend(render(t, {}) if "{" not in t else render(t, {}) for t in HANDWRITTEN)
+    rows.extend(render(t, {}) for t in HANDWRITTEN)
     out = Path(__file__).with_name("entities_zh.jsonl")
     with out.open("w", encoding="utf-8") as fh:
         for row in rows:

@@ -87,7 +87,8 @@ def test_customer_bot_agent_ticket_and_rating(
     ticket_link = page.get_by_test_id("ticket-link").first
     expect(ticket_link).to_be_visible()
     ticket_href = ticket_link.get_attribute("href")
-    assert ticket_href and ticket_href.startswith("/tickets/")
+    assert ticket_href
+    assert ticket_href.startswith("/tickets/")
 
     page.get_by_test_id("close-button").click()
     expect(widget.get_by_test_id("widget-rating")).to_be_visible()

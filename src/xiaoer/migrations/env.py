@@ -21,7 +21,7 @@ def run_migrations_online() -> None:
         _run(conn)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:  # type: ignore[no-untyped-def,unused-ignore]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
