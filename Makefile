@@ -41,7 +41,7 @@ run: install
 	$(BIN)/xiaoer demo
 
 test: install-dev browser
-	$(BIN)/python -m tests.run_all
+	$(BIN)/python -m tests.run_all -n 2 --dist loadfile
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from tests.conversations.chat import Staff, frames_until, hello, message_from, rows, say
 from xiaoer.auth.models import User
 from xiaoer.auth.service import actor_for
@@ -392,9 +390,7 @@ def test_suggestions_offer_scripts_for_the_latest_customer_message(app_client, d
     found = agent.get(f"/api/v1/conversations/{conversation_id}/suggestions")
     assert found.status_code == 200
     items = found.json()
-    if not items:
-        pytest.skip("the demo shop has no scripts")
-    assert len(items) <= 3
+    assert 1 <= len(items) <= 3
     assert {"script_id", "title", "text", "score"} <= set(items[0])
 
 

@@ -62,3 +62,35 @@ def test_build_is_fast_for_a_large_library() -> None:
     m = ScriptMatcher.build(lib)
     assert time.perf_counter() - t0 < 5.0
     assert m.search("问题17的第2种问法 商品17")[0].script_id == "s17"
+
+
+def test_fast_tfidf_fit_matches_scikit_learn() -> None:
+    from collections import Counter
+
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from xiaoer.nlp.matching import _char_wb, _Vectorizer
+
+    texts = [v for _, vs in LIBRARY for v in vs] + ["a", "ab  C", "Where IS my card?", "x 中 yz"]
+    ref = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4)).build_analyzer()
+    for t in texts:
+        assert Counter(_char_wb(t, 4)) == Counter(ref(t))
+    fast = _Vectorizer()
+    X = fast.fit_transform(texts)
+    slow = _Vectorizer()
+    Y = _Vectorizer._join(slow.words.fit_transform(texts), slow.chars.fit_transform(texts))
+    queries = ["我要退货", "refund please now", "发票"]
+    sims_fast = (fast.transform(queries) @ X.T).toarray()
+    sims_slow = (slow.transform(queries) @ Y.T).toarray()
+    assert np.allclose(sims_fast, sims_slow, atol=1e-5)
+    # the scikit-learn vectorizers are left fitted too
+    assert fast.chars.transform(["退货"]).nnz == slow.chars.transform(["退货"]).nnz
+
+
+def test_large_library_candidates_find_the_nearest_variant() -> None:
+    lib = [(f"s{i}", [f"问题{i}的第{j}种问法 商品{i % 97}" for j in range(3)]) for i in range(1200)]
+    lib.append(("empty", []))
+    m = ScriptMatcher.build(lib, exact_max_scripts=100)
+    assert m.search("问题533的第1种问法 商品48")[0].script_id == "s533"
+    assert m.search_many(["问题7的第0种问法", "商品5"], k=2)[0][0].script_id == "s7"

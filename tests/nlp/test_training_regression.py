@@ -70,3 +70,18 @@ def test_pair_scorer_learns_fixture() -> None:
     model = PairScorer().fit(a, b, y, dev=read_pairs(DATA / "pairs_dev.csv"))
     assert 0.0 <= model.threshold <= 1.0
     assert model.predict_proba(["怎么退货"], ["我要退货"])[0] >= 0.0
+
+
+def test_pair_threshold_prefers_accuracy_with_a_minimum_f1() -> None:
+    import numpy as np
+
+    from xiaoer.nlp.pairs import tune_threshold
+
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.3, 0.5, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    t, metrics = tune_threshold(p, y)
+    assert metrics["dev_f1"] >= 0.40
+    assert t in (0.9, 0.5, 0.3)
+    # no threshold reaches the F1 floor: the balanced choice still says "same" sometimes
+    t2, m2 = tune_threshold(np.array([0.9, 0.1, 0.8, 0.7]), np.array([0, 1, 0, 0]), min_f1=0.9)
+    assert m2["dev_f1"] > 0

@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel, Levenshtein
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -53,6 +55,119 @@ def _words(text: str) -> list[str]:
     return tokenize(text)
 
 
+# Words whose presence in only one of the two questions often flips the meaning: products
+# (花呗 vs 借呗), actions (开通 vs 关闭 vs 还款), question words (怎么 vs 为什么 vs 多少), negation.
+_KEY_TERMS = [
+    "花呗",
+    "借呗",
+    "余额宝",
+    "蚂蚁",
+    "信用卡",
+    "银行卡",
+    "还款",
+    "还钱",
+    "分期",
+    "提额",
+    "额度",
+    "逾期",
+    "利息",
+    "开通",
+    "关闭",
+    "取消",
+    "退款",
+    "支付",
+    "付款",
+    "红包",
+    "积分",
+    "账单",
+    "冻结",
+    "手续费",
+    "提前",
+    "临时",
+    "降低",
+    "提现",
+    "转账",
+    "芝麻",
+    "支付宝",
+    "收钱",
+    "商家",
+    "淘宝",
+    "更改",
+    "绑定",
+    "解绑",
+    "自动",
+    "最低",
+    "延期",
+    "退货",
+    "换货",
+    "发货",
+    "快递",
+    "物流",
+    "发票",
+    "优惠",
+    "运费",
+    "尺码",
+    "怎么",
+    "为什么",
+    "多少",
+    "能不能",
+    "可以",
+    "吗",
+    "什么时候",
+    "哪",
+    "如何",
+    "是否",
+    "几",
+    "不",
+    "没",
+    "无法",
+    "不能",
+    "已经",
+    "还没",
+    "用",
+    "要",
+]
+
+
+def _grams(text: str, n: int) -> set[str]:
+    return {text[i : i + n] for i in range(len(text) - n + 1)}
+
+
+def _jaccard(x: set[str], y: set[str]) -> float:
+    return len(x & y) / max(len(x | y), 1)
+
+
+def _pair_features(na: Sequence[str], nb: Sequence[str]) -> np.ndarray:
+    """Dense similarity features for the boosted-trees view: lengths, edit similarities, word and
+    char n-gram overlap, digit mismatch, and for each key term whether it is in one text or both."""
+    out = []
+    for x, z in zip(na, nb, strict=True):
+        wx, wz = set(tokenize(x)), set(tokenize(z))
+        lx, lz = len(x), len(z)
+        f = [
+            lx,
+            lz,
+            abs(lx - lz),
+            min(lx, lz) / max(lx, lz, 1),
+            Levenshtein.normalized_similarity(x, z),
+            Indel.normalized_similarity(x, z),
+            fuzz.partial_ratio(x, z) / 100.0,
+            _jaccard(wx, wz),
+            len(wx - wz),
+            len(wz - wx),
+            len(wx & wz),
+        ]
+        for n in (1, 2, 3):
+            gx, gz = _grams(x, n), _grams(z, n)
+            f += [_jaccard(gx, gz), len(gx & gz) / max(min(len(gx), len(gz)), 1)]
+        f.append(float({c for c in x if c.isdigit()} != {c for c in z if c.isdigit()}))
+        for k in _KEY_TERMS:
+            ix, iz = k in x, k in z
+            f.append(2.0 if ix and iz else (1.0 if ix != iz else 0.0))
+        out.append(f)
+    return np.asarray(out, dtype=np.float32).reshape(len(out), -1)
+
+
 class PairScorer:
     """P(same question) for a pair of texts; `threshold` turns it into a yes/no."""
 
@@ -67,15 +182,19 @@ class PairScorer:
         self.char_diff = TfidfVectorizer(analyzer=_char_diff_analyzer, min_df=2, dtype=np.float32)
         self.cross = TfidfVectorizer(analyzer=_cross_analyzer, min_df=2, dtype=np.float32)
         self.model: LogisticRegression | None = None
+        self.trees: HistGradientBoostingClassifier | None = None
         self.dev_metrics: dict[str, float] = {}
 
     def _features(self, a: Sequence[str], b: Sequence[str], fit: bool = False) -> sp.csr_matrix:
-        na = [normalize(t) for t in a]
-        nb = [normalize(t) for t in b]
+        return self._sparse_features([normalize(t) for t in a], [normalize(t) for t in b], fit)
+
+    def _sparse_features(
+        self, na: Sequence[str], nb: Sequence[str], fit: bool = False
+    ) -> sp.csr_matrix:
         pairs = [f"{x}\x1f{y}" for x, y in zip(na, nb, strict=True)]
         if fit:
-            self.chars.fit(na + nb)
-            self.words.fit(na + nb)
+            self.chars.fit([*na, *nb])
+            self.words.fit([*na, *nb])
             self.diff.fit(pairs)
             self.char_diff.fit(pairs)
             self.cross.fit(pairs)
@@ -112,10 +231,17 @@ class PairScorer:
         """Train on pairs; with `dev`, tune `threshold` there (see `tune_threshold`)."""
         if progress:
             progress("features", 0.1)
-        X = self._features(a, b, fit=True)
+        na = [normalize(t) for t in a]
+        nb = [normalize(t) for t in b]
+        X = self._sparse_features(na, nb, fit=True)
         if progress:
-            progress("training", 0.5)
+            progress("training", 0.4)
         self.model = LogisticRegression(C=self.C, max_iter=2000).fit(X, np.asarray(y))
+        if progress:
+            progress("boosted trees", 0.7)
+        self.trees = HistGradientBoostingClassifier(
+            max_iter=300, learning_rate=0.05, random_state=0
+        ).fit(_pair_features(na, nb), np.asarray(y))
         if dev is not None:
             if progress:
                 progress("tuning threshold on dev", 0.9)
@@ -124,8 +250,14 @@ class PairScorer:
         return self
 
     def predict_proba(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        """Average of the linear model's and the boosted trees' probabilities."""
         assert self.model is not None, "fit first"
-        out: np.ndarray = self.model.predict_proba(self._features(a, b))[:, 1]
+        na = [normalize(t) for t in a]
+        nb = [normalize(t) for t in b]
+        out: np.ndarray = self.model.predict_proba(self._sparse_features(na, nb))[:, 1]
+        trees = getattr(self, "trees", None)  # models saved before the trees view have none
+        if trees is not None:
+            out = 0.5 * out + 0.5 * trees.predict_proba(_pair_features(na, nb))[:, 1]
         return out
 
     def same(self, a: str, b: str) -> bool:
@@ -133,10 +265,11 @@ class PairScorer:
 
 
 def tune_threshold(
-    p: np.ndarray, y: np.ndarray, tolerance: float = 0.005
+    p: np.ndarray, y: np.ndarray, min_f1: float = 0.40
 ) -> tuple[float, dict[str, float]]:
-    """Accuracy first: among thresholds within `tolerance` of the best dev accuracy (differences
-    that small are noise), the one with the best F1 of the "same question" class."""
+    """The threshold with the best dev accuracy among those whose F1 of the "same question" class
+    is at least `min_f1` (a matcher that never says "same" is useless); when no threshold reaches
+    it, the one with the best mean of accuracy and F1."""
     stats = []
     for t in np.unique(np.round(p, 3)):
         pred = p >= t
@@ -145,6 +278,9 @@ def tune_threshold(
         stats.append((float(t), float((pred == (y == 1)).mean()), f1))
     if not stats:
         return 0.5, {}
-    top_acc = max(acc for _, acc, _ in stats)
-    t, acc, f1 = max((s for s in stats if s[1] >= top_acc - tolerance), key=lambda s: s[2])
+    ok = [s for s in stats if s[2] >= min_f1]
+    if ok:
+        t, acc, f1 = max(ok, key=lambda s: (s[1], s[2]))
+    else:
+        t, acc, f1 = max(stats, key=lambda s: s[1] + s[2])
     return t, {"dev_accuracy": acc, "dev_f1": f1}

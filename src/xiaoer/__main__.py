@@ -1,0 +1,5 @@
+"""`python -m xiaoer` runs the CLI."""
+
+from xiaoer.cli import app
+
+app()

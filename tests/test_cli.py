@@ -1,0 +1,90 @@
+"""The operator's CLI as a user runs it: a real process, configured only by XIAOER_* variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import postgres_admin_url
+from tests.servers import fresh_postgres
+from xiaoer.migrate import sync_url
+
+
+@pytest.fixture
+def cli_env(db_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOER_")}
+    env["XIAOER_DATA_DIR"] = str(tmp_path / "data")
+    if db_kind == "sqlite":
+        yield env
+        return
+    with fresh_postgres(postgres_admin_url()) as url:
+        env["XIAOER_DATABASE_URL"] = url
+        yield env
+
+
+def xiaoer(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xiaoer", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _db_url(env: dict[str, str]) -> str:
+    return env.get("XIAOER_DATABASE_URL") or f"sqlite:///{env['XIAOER_DATA_DIR']}/xiaoer.db"
+
+
+def test_seed_then_createuser_then_seed_again_refuses(cli_env: dict[str, str]) -> None:
+    seeded = xiaoer(cli_env, "seed")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "agent1" in seeded.stdout
+    assert "xiaoer-agent-2026" in seeded.stdout
+    if "XIAOER_DATABASE_URL" not in cli_env:
+        assert (Path(cli_env["XIAOER_DATA_DIR"]) / "xiaoer.db").is_file()
+
+    created = xiaoer(
+        cli_env, "createuser", "lihua", "--role", "supervisor", "--password", "s3cret-pass-1"
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout) == {
+        "id": json.loads(created.stdout)["id"],
+        "username": "lihua",
+        "role": "supervisor",
+        "shop": "demo",
+    }
+    engine = create_engine(sync_url(_db_url(cli_env)))
+    try:
+        with engine.connect() as conn:
+            role = conn.execute(
+                text("select role from user_account where username = 'lihua'")
+            ).scalar_one()
+            orders = conn.execute(text("select count(*) from shop_order")).scalar_one()
+    finally:
+        engine.dispose()
+    assert role == "supervisor"
+    assert orders >= 200
+
+    again = xiaoer(cli_env, "seed")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+
+
+def test_createuser_rejects_bad_input_with_a_message(cli_env: dict[str, str]) -> None:
+    assert xiaoer(cli_env, "migrate").returncode == 0
+    no_shop = xiaoer(cli_env, "createuser", "x", "--password", "long-enough-1")
+    assert no_shop.returncode == 2
+    assert "no shop" in no_shop.stderr
+    bad_role = xiaoer(cli_env, "createuser", "x", "--role", "boss", "--password", "long-enough-1")
+    assert bad_role.returncode == 2
+    assert "unknown role" in bad_role.stderr
