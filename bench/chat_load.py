@@ -181,7 +181,7 @@ async def run_level(
 def own_server(engine: str) -> Iterator[tuple[str, str]]:
     """Starts `uvicorn` on a free loopback port with a freshly seeded demo shop."""
     sys.path.insert(0, str(ROOT))
-    from tests.conversations.servers import fresh_postgres, seed, start_server
+    from tests.servers import fresh_postgres, seed, start_server
 
     with tempfile.TemporaryDirectory(prefix="xiaoer-bench-") as tmp:
         data = Path(tmp)

@@ -1,4 +1,5 @@
-"""Command line: `xiaoer serve|demo|seed|migrate|createuser`, plus `bot …` and `nlp …`."""
+"""Command line: `xiaoer serve|demo|seed|migrate|createuser`, plus `bot …`, `nlp …` and
+`scripts …`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from xiaoer import migrate as migrations
 from xiaoer.bot.cli import app as bot_app
 from xiaoer.config import Settings, get_settings
+from xiaoer.knowledge.cli import app as scripts_app
 from xiaoer.nlp.cli import app as nlp_app
 
 app = typer.Typer(
@@ -20,6 +22,9 @@ app = typer.Typer(
 )
 app.add_typer(nlp_app, name="nlp", help="Train and evaluate the NLP models")
 app.add_typer(bot_app, name="bot", help="Ask the bot and inspect its decisions")
+app.add_typer(
+    scripts_app, name="scripts", help="Lint, import and export the script library (话术库)"
+)
 
 
 def _prepare(settings: Settings) -> None:

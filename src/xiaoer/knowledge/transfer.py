@@ -1,0 +1,342 @@
+"""Import and export of a shop's whole script library as XLSX or CSV (see
+docs/scripts-import-export.md for the columns).
+
+Import validates every row before it changes anything and then applies the rows through
+`service.create_script` / `update_script` / `publish_script` / `unpublish_script`, so each change
+is audited. It never commits: the caller's transaction makes a failed import leave no trace.
+Export followed by import changes nothing, and export → import → export gives the same file data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.audit.service import Actor
+from xiaoer.errors import DomainError, InvalidInput
+from xiaoer.knowledge import service
+from xiaoer.knowledge.models import Script, ScriptStatus
+
+COLUMNS: tuple[str, ...] = ("script_id", "title", "category", "status", "answer", "questions")
+REQUIRED_COLUMNS: tuple[str, ...] = ("title", "answer", "questions")
+STATUSES: tuple[str, ...] = (ScriptStatus.draft.value, ScriptStatus.published.value)
+FORMATS: tuple[str, ...] = (".csv", ".xlsx")
+MAX_REPORTED_ERRORS = 20
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as rows are written or applied."""
+
+
+class ImportFailed(InvalidInput):
+    """The file is unreadable or some rows are invalid; `errors` holds (row number, reason)."""
+
+    def __init__(self, errors: list[tuple[int, str]]) -> None:
+        shown = errors[:MAX_REPORTED_ERRORS]
+        lines = [f"row {row}: {reason}" if row else reason for row, reason in shown]
+        if len(errors) > len(shown):
+            lines.append(f"… and {len(errors) - len(shown)} more bad rows")
+        super().__init__("\n".join(lines), code="import_failed")
+        self.errors = errors
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def public(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass
+class ScriptRow:
+    """One validated row; `row` is its number in the file (the header is row 1)."""
+
+    row: int
+    script_id: int | None
+    title: str
+    category: str
+    status: ScriptStatus
+    answer: str
+    questions: list[str] = field(default_factory=list)
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise DomainError(f"unsupported file type {path.suffix or '(none)'!r}; use .xlsx or .csv")
+    return suffix
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+def _export_row(script: Script) -> list[Any]:
+    return [
+        script.id,
+        script.title,
+        script.category,
+        str(script.status),
+        script.answer,
+        "\n".join(q.text for q in script.questions),
+    ]
+
+
+async def library_rows(session: AsyncSession, *, shop_id: int) -> list[list[Any]]:
+    """The shop's scripts (all but retired), oldest first, as export rows without the header."""
+    scripts = await session.scalars(
+        select(Script)
+        .where(Script.shop_id == shop_id, Script.status != ScriptStatus.retired)
+        .order_by(Script.id)
+    )
+    return [_export_row(s) for s in scripts]
+
+
+def write_rows(path: Path, rows: list[list[Any]], progress: Progress | None = None) -> None:
+    """Writes header + rows. CSV is UTF-8 with a BOM (so spreadsheet programs read Chinese);
+    XLSX cells are stored as text (an answer starting with "=" is never a formula)."""
+    fmt = file_format(path)
+    total = len(rows)
+    if fmt == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for done, row in enumerate(rows, 1):
+                writer.writerow(row)
+                if progress:
+                    progress(done, total)
+        return
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("scripts")
+    sheet.append(list(COLUMNS))
+    for done, row in enumerate(rows, 1):
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            cells.append(cell)
+        sheet.append(cells)
+        if progress:
+            progress(done, total)
+    book.save(path)
+
+
+async def export_library(
+    session: AsyncSession, *, shop_id: int, path: Path, progress: Progress | None = None
+) -> int:
+    file_format(path)
+    rows = await library_rows(session, shop_id=shop_id)
+    write_rows(path, rows, progress)
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Import
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """(header, iterator of (row number, cells)) of a CSV or XLSX file; raises ImportFailed when
+    the file cannot be read."""
+    fmt = file_format(path)
+    if fmt == ".csv":
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                [(0, f"the CSV file is not UTF-8 encoded (byte {exc.start}); save it as UTF-8")]
+            ) from None
+        except OSError as exc:
+            raise ImportFailed([(0, f"cannot read {path}: {exc.strerror}")]) from None
+        try:
+            records = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise ImportFailed([(0, f"the CSV file is malformed: {exc}")]) from None
+        if not records:
+            raise ImportFailed([(0, "the file is empty")])
+        return [h.strip() for h in records[0]], iter(enumerate(records[1:], 2))
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a bad file
+        raise ImportFailed([(0, f"cannot read the XLSX file: {exc}")]) from None
+    sheet = book.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
+    header = next(rows, None)
+    if header is None:
+        raise ImportFailed([(0, "the file is empty")])
+
+    def data() -> Iterator[tuple[int, list[str]]]:
+        for number, values in enumerate(rows, 2):
+            yield number, [_cell(v) for v in values]
+        book.close()
+
+    return [_cell(h).strip() for h in header], data()
+
+
+def _parse_row(
+    number: int, cells: list[str], index: dict[str, int]
+) -> tuple[ScriptRow | None, str | None]:
+    def get(column: str) -> str:
+        at = index.get(column)
+        return cells[at] if at is not None and at < len(cells) else ""
+
+    try:
+        raw_id = get("script_id").strip()
+        script_id: int | None = None
+        if raw_id:
+            if not raw_id.isdigit():
+                return None, f"script_id {raw_id!r} is not a number"
+            script_id = int(raw_id)
+        status_text = get("status").strip() or ScriptStatus.draft.value
+        if status_text not in STATUSES:
+            return None, f"status {status_text!r} is not one of {', '.join(STATUSES)}"
+        # The service's own validators (same domain), so a row passes here iff the service
+        # would accept it: validation of the whole file happens before anything changes.
+        title = service._clean_title(get("title"))
+        category = service._clean_category(get("category"))
+        answer = service._clean_answer(get("answer"))
+        questions = service._clean_questions(get("questions").splitlines())
+    except DomainError as exc:
+        return None, exc.message
+    return (
+        ScriptRow(
+            row=number,
+            script_id=script_id,
+            title=title,
+            category=category,
+            status=ScriptStatus(status_text),
+            answer=answer,
+            questions=questions,
+        ),
+        None,
+    )
+
+
+def parse_file(path: Path) -> list[ScriptRow]:
+    """Every row validated (fully empty rows skipped); ImportFailed lists all bad rows."""
+    header, records = read_rows(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ImportFailed(
+            [(1, f"missing column {', '.join(missing)}; expected {', '.join(COLUMNS)}")]
+        )
+    index = {name: i for i, name in reversed(list(enumerate(header))) if name in COLUMNS}
+    parsed: list[ScriptRow] = []
+    errors: list[tuple[int, str]] = []
+    seen_ids: dict[int, int] = {}
+    for number, cells in records:
+        if not any(c.strip() for c in cells):
+            continue
+        row, error = _parse_row(number, cells, index)
+        if row is None:
+            errors.append((number, error or "invalid row"))
+            continue
+        if row.script_id is not None:
+            if row.script_id in seen_ids:
+                errors.append(
+                    (number, f"script_id {row.script_id} also on row {seen_ids[row.script_id]}")
+                )
+                continue
+            seen_ids[row.script_id] = number
+        parsed.append(row)
+    if errors:
+        raise ImportFailed(errors)
+    return parsed
+
+
+async def import_rows(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    actor: Actor,
+    rows: list[ScriptRow],
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Applies validated rows: an empty script_id creates, a known one updates. A script_id that
+    is not one of the shop's live scripts fails the whole import before anything changes."""
+    existing = {
+        s.id: s
+        for s in await session.scalars(
+            select(Script).where(Script.shop_id == shop_id, Script.status != ScriptStatus.retired)
+        )
+    }
+    unknown = [
+        (r.row, f"script_id {r.script_id} is not a script of this shop")
+        for r in rows
+        if r.script_id is not None and r.script_id not in existing
+    ]
+    if unknown:
+        raise ImportFailed(unknown)
+    summary = ImportSummary()
+    total = len(rows)
+    for done, row in enumerate(rows, 1):
+        if row.script_id is None:
+            await service.create_script(
+                session,
+                shop_id=shop_id,
+                actor=actor,
+                title=row.title,
+                category=row.category,
+                answer=row.answer,
+                questions=row.questions,
+                publish=row.status == ScriptStatus.published,
+            )
+            summary.created += 1
+        else:
+            script = existing[row.script_id]
+            before = service.snapshot(script)
+            await service.update_script(
+                session,
+                script=script,
+                actor=actor,
+                title=row.title,
+                category=row.category,
+                answer=row.answer,
+                questions=row.questions,
+            )
+            if row.status == ScriptStatus.published:
+                await service.publish_script(session, script=script, actor=actor)
+            else:
+                await service.unpublish_script(session, script=script, actor=actor)
+            if service.snapshot(script) == before:
+                summary.unchanged += 1
+            else:
+                summary.updated += 1
+        if progress:
+            progress(done, total)
+    return summary
+
+
+async def import_library(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    actor: Actor,
+    path: Path,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Validates the whole file, then applies it (the caller commits or rolls back)."""
+    rows = parse_file(path)
+    return await import_rows(session, shop_id=shop_id, actor=actor, rows=rows, progress=progress)
