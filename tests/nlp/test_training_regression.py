@@ -83,5 +83,27 @@ def test_pair_threshold_prefers_accuracy_with_a_minimum_f1() -> None:
     assert metrics["dev_f1"] >= 0.40
     assert t in (0.9, 0.5, 0.3)
     # no threshold reaches the F1 floor: the balanced choice still says "same" sometimes
-    t2, m2 = tune_threshold(np.array([0.9, 0.1, 0.8, 0.7]), np.array([0, 1, 0, 0]), min_f1=0.9)
+    _t2, m2 = tune_threshold(np.array([0.9, 0.1, 0.8, 0.7]), np.array([0, 1, 0, 0]), min_f1=0.9)
     assert m2["dev_f1"] > 0
+
+
+def test_binary_classifier_chooses_nb_svm_out_of_fold() -> None:
+    pos = ["很好吃", "送得很快", "味道不错", "非常满意", "好评", "分量足", "服务很好", "还会再点"]
+    neg = [
+        "太难吃了",
+        "送得太慢",
+        "味道很差",
+        "非常失望",
+        "差评",
+        "分量太少",
+        "服务很差",
+        "不会再点",
+    ]
+    texts = (pos + neg) * 3
+    labels = (["positive"] * 8 + ["negative"] * 8) * 3
+    model = TextClassifier().fit(texts, labels)
+    assert {"oof_plain_svm", "oof_nb_svm"} <= set(model.train_metrics)
+    assert model.predict("味道很差").label == "negative"
+    plain = TextClassifier(nb_svm=False).fit(texts, labels)
+    assert not plain.uses_nb_svm
+    assert "oof_nb_svm" not in plain.train_metrics

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,13 +18,13 @@ import typer
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     consultation = "consultation"
     after_sale = "after_sale"
     complaint = "complaint"
 
 
-class LintRole(str, Enum):
+class LintRole(StrEnum):
     agent = "agent"
     supervisor = "supervisor"
 
@@ -103,6 +103,7 @@ def _run(shop: str | None, description: str, work: Any) -> Any:
     import logging
 
     import structlog
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from xiaoer.errors import DomainError
 
@@ -123,6 +124,9 @@ def _run(shop: str | None, description: str, work: Any) -> Any:
             bar.stop()
             message = exc.message if isinstance(exc, DomainError) else str(exc)
             raise _fail(message) from None
+        except (OperationalError, ProgrammingError):
+            bar.stop()
+            raise _fail("the database is not set up: run `xiaoer migrate`") from None
 
 
 @app.command("export")
@@ -140,9 +144,7 @@ def export_(
         raise _fail(exc.message) from None
 
     async def work(session: Any, found: Any, advance: Any) -> int:
-        return await transfer.export_library(
-            session, shop_id=found.id, path=file, progress=advance
-        )
+        return await transfer.export_library(session, shop_id=found.id, path=file, progress=advance)
 
     try:
         exported = _run(shop, "exporting scripts", work)

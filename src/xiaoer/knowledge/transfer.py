@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,23 @@ def file_format(path: Path) -> str:
     return suffix
 
 
+# XLSX (XML) cannot hold control characters and turns "\r\n" into "\n". Like Excel, we write
+# them as _xHHHH_ and write a literal "_xHHHH_" as "_x005F_xHHHH_", so the round trip is exact.
+_XLSX_UNSAFE = re.compile(r"_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b-\x1f\x7f]")
+_XLSX_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xlsx_escape(text: str) -> str:
+    return _XLSX_UNSAFE.sub(
+        lambda m: "_x005F" + m.group() if len(m.group()) > 1 else f"_x{ord(m.group()):04X}_",
+        text,
+    )
+
+
+def _xlsx_unescape(text: str) -> str:
+    return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Export
 
@@ -124,9 +142,11 @@ def write_rows(path: Path, rows: list[list[Any]], progress: Progress | None = No
     for done, row in enumerate(rows, 1):
         cells = []
         for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=_xlsx_escape(value))
                 cell.data_type = "s"
+            else:
+                cell = WriteOnlyCell(sheet, value=value)
             cells.append(cell)
         sheet.append(cells)
         if progress:
@@ -189,7 +209,7 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
 
     def data() -> Iterator[tuple[int, list[str]]]:
         for number, values in enumerate(rows, 2):
-            yield number, [_cell(v) for v in values]
+            yield number, [_xlsx_unescape(_cell(v)) for v in values]
         book.close()
 
     return [_cell(h).strip() for h in header], data()

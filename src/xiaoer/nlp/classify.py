@@ -21,6 +21,7 @@ from xiaoer.nlp.text import is_chinese, normalize, tfidf_row, word_analyzer
 
 Progress = Callable[[str, float], None]
 MAX_FEATURES = 200_000  # per vectorizer
+NB_C_RATIO = 0.2  # NB-SVM's C relative to the plain SVM's (its features are larger)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,45 @@ def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
         if nll < best_nll:
             best_t, best_nll = float(t), float(nll)
     return best_t
+
+
+class _Linear:
+    """A fitted linear model (`coef_`, `intercept_`, `classes_`) with `decision_function`."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray) -> None:
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.classes_ = classes
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        raw = np.asarray(X @ self.coef_.T) + self.intercept_
+        out: np.ndarray = raw.ravel() if raw.shape[1] == 1 else raw
+        return out
+
+
+def _fit_linear(
+    X: sp.csr_matrix, y: np.ndarray, C: float, nb: bool
+) -> tuple[_Linear, _Linear | None]:
+    """LinearSVC; for two classes with `nb`, averaged with an NB-SVM (Wang & Manning 2012): a
+    second SVM on features scaled by their naive-Bayes log-count ratio. Both are linear in X, so
+    the average (each scaled by the spread of its training scores) is one weight vector: no
+    extra cost at prediction time. Returns (plain SVM, average or None)."""
+    svm = LinearSVC(C=C).fit(X, y)
+    coef, intercept = svm.coef_, svm.intercept_
+    plain = _Linear(np.asarray(coef), np.asarray(intercept), np.asarray(svm.classes_))
+    if not (nb and len(svm.classes_) == 2):
+        return plain, None
+    present = (X > 0).astype(np.float32)
+    pos = np.asarray(present[y == svm.classes_[1]].sum(axis=0)).ravel() + 1.0
+    neg = np.asarray(present[y == svm.classes_[0]].sum(axis=0)).ravel() + 1.0
+    r = np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+    Xr = sp.csr_matrix(X @ sp.diags(r))
+    nbsvm = LinearSVC(C=C * NB_C_RATIO).fit(Xr, y)
+    s1 = svm.decision_function(X).std() or 1.0
+    s2 = nbsvm.decision_function(Xr).std() or 1.0
+    coef = coef / s1 + (nbsvm.coef_ * r) / s2
+    intercept = intercept / s1 + nbsvm.intercept_ / s2
+    return plain, _Linear(np.asarray(coef), np.asarray(intercept), np.asarray(svm.classes_))
 
 
 class Featurizer:
@@ -166,7 +206,9 @@ class TextClassifier:
         large: int = 20000,
         max_in_scope_loss: float = 0.01,
         embed_weight: float = 1.5,
+        nb_svm: bool = True,
     ) -> None:
+        self.nb_svm = nb_svm  # two-class lexical models only (see `_fit_linear`)
         self.embed_weight = embed_weight
         self.max_in_scope_loss = max_in_scope_loss
         self.C = C
@@ -181,6 +223,7 @@ class TextClassifier:
         self.coef_T: np.ndarray | None = None
         self.intercept: np.ndarray | None = None
         self.present: np.ndarray | None = None
+        self.uses_nb_svm = False
         self.train_metrics: dict[str, float] = {}
 
     def fit(
@@ -205,6 +248,9 @@ class TextClassifier:
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.array([index[label] for label in labels])
         oof = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
+        nb = self.nb_svm and len(self.classes_) == 2 and embedder is None
+        oof_nb = np.zeros_like(oof)
+        nb_metrics: dict[str, float] = {}
         counts = np.bincount(y)
         folds = min(self.folds, int(counts.min())) if len(counts) else 0
         if folds >= 2 and len(self.classes_) >= 2:
@@ -216,13 +262,28 @@ class TextClassifier:
                 if k >= used:
                     break
                 step(f"fold {k + 1}/{used}", 0.2 + 0.6 * k / used)
-                svm = LinearSVC(C=self.C).fit(X[tr], y[tr])
+                svm, avg = _fit_linear(X[tr], y[tr], self.C, nb)
                 oof[te] = self._scores(svm, X[te], len(self.classes_), svm.classes_)
+                if avg is not None:
+                    oof_nb[te] = self._scores(avg, X[te], len(self.classes_), avg.classes_)
                 held[te] = True
+            if nb:
+                # Keep the NB-SVM average only where it beats the plain SVM out of fold.
+                acc_plain = (oof[held].argmax(axis=1) == y[held]).mean()
+                acc_nb = (oof_nb[held].argmax(axis=1) == y[held]).mean()
+                nb_metrics = {"oof_plain_svm": float(acc_plain), "oof_nb_svm": float(acc_nb)}
+                nb = bool(acc_nb > acc_plain)
+                if nb:
+                    oof = oof_nb
             self.temperature = _fit_temperature(oof[held], y[held])
             self._tune_threshold(_softmax(oof[held], self.temperature), y[held])
+            self.train_metrics |= nb_metrics
+        else:
+            nb = False  # no out-of-fold evidence that the NB-SVM average helps
         step("final model", 0.85)
-        svm = LinearSVC(C=self.C).fit(X, y)
+        plain, avg = _fit_linear(X, y, self.C, nb)
+        svm = avg if avg is not None else plain
+        self.uses_nb_svm = avg is not None
         # Kept as float32 (features × classes) so one message is a gather + small matmul.
         self.coef_T = np.ascontiguousarray(svm.coef_.T, dtype=np.float32)
         self.intercept = np.asarray(svm.intercept_, dtype=np.float32)
@@ -231,7 +292,7 @@ class TextClassifier:
         return self
 
     @staticmethod
-    def _scores(svm: LinearSVC, X: Any, n_classes: int, present: np.ndarray) -> np.ndarray:
+    def _scores(svm: _Linear, X: Any, n_classes: int, present: np.ndarray) -> np.ndarray:
         raw = svm.decision_function(X)
         if raw.ndim == 1:  # binary: one score for the positive class
             raw = np.stack([-raw, raw], axis=1)
