@@ -6,10 +6,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class NlpSettings(BaseModel):
+    """`XIAOER_NLP__EMBEDDING_MODEL`: off (default), auto (the packaged MiniLM), a local
+    sentence-transformers directory, or `https://host/v1#model` (OpenAI-compatible endpoint)."""
+
+    embedding_model: str = "off"
+    embedding_api_key: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -29,6 +37,7 @@ class Settings(BaseSettings):
     bot_unanswered_turns_before_handoff: int = 2
     max_message_chars: int = 4000
     log_json: bool = True
+    nlp: NlpSettings = NlpSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

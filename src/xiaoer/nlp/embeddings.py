@@ -23,9 +23,6 @@ from typing import Any
 
 import numpy as np
 
-ENV_MODEL = "XIAOER_NLP__EMBEDDING_MODEL"
-ENV_API_KEY = "XIAOER_NLP__EMBEDDING_API_KEY"
-
 
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model; encodes on CPU, one thread per call by default."""
@@ -97,7 +94,10 @@ def packaged_model_path() -> str | None:
 @lru_cache(maxsize=8)
 def _load(kind: str, where: str, model: str) -> Any:
     if kind == "openai":
-        return OpenAIEmbedder(where, model, os.environ.get(ENV_API_KEY))
+        from xiaoer.config import get_settings
+
+        key = get_settings().nlp.embedding_api_key
+        return OpenAIEmbedder(where, model, key.get_secret_value() if key else None)
     return SentenceTransformerEmbedder(where)
 
 
@@ -131,15 +131,7 @@ def default_embedder() -> Any | None:
 
 
 def configured_embedder() -> Any | None:
-    """The embedder the operator configured (`XIAOER_NLP__EMBEDDING_MODEL`), default none.
-
-    Read here because `Settings` has no NLP group yet; once it has `nlp.embedding_model`, that
-    value is used instead.
-    """
+    """The embedder the operator configured (`Settings.nlp.embedding_model`), default none."""
     from xiaoer.config import get_settings
 
-    nlp = getattr(get_settings(), "nlp", None)
-    value = getattr(nlp, "embedding_model", None) if nlp is not None else None
-    if value is None:
-        value = os.environ.get(ENV_MODEL)
-    return embedder_from_setting(value)
+    return embedder_from_setting(get_settings().nlp.embedding_model)
