@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
 from sqlalchemy import text
@@ -125,7 +124,7 @@ def test_sample_orders_belong_to_the_sample_customer(demo_shop, sync_engine):
     assert set(demo_shop.sample_tracking_nos) == set(TRACKING_SHAPES)
 
 
-def test_seeding_is_deterministic_per_slug_and_fast(database_url):
+def test_seeding_is_deterministic_per_slug(database_url):
     slug = f"det-{uuid.uuid4().hex[:8]}"
     query = text(
         "select c.phone, o.order_no, o.status, o.amount_cents from shop_order o "
@@ -137,19 +136,16 @@ def test_seeding_is_deterministic_per_slug_and_fast(database_url):
         try:
             async with make_sessionmaker(engine)() as session:
                 trans = await session.begin()
-                started = time.perf_counter()
                 shop = await seed_demo_shop(session, slug=slug, username_prefix=prefix)
-                elapsed = time.perf_counter() - started
                 rows = (await session.execute(query, {"s": shop.shop_id})).all()
                 await (trans.commit() if keep else trans.rollback())
-                return rows, elapsed
+                return rows
         finally:
             await engine.dispose()
 
-    first, _ = run_async(seed_and_read(slug, f"{slug}-", keep=False))
-    again, elapsed = run_async(seed_and_read(slug, f"{slug}-", keep=True))
-    other, _ = run_async(seed_and_read(slug + "x", f"{slug}x-", keep=False))
-    assert elapsed < 3.0
+    first = run_async(seed_and_read(slug, f"{slug}-", keep=False))
+    again = run_async(seed_and_read(slug, f"{slug}-", keep=True))
+    other = run_async(seed_and_read(slug + "x", f"{slug}x-", keep=False))
     assert [(r.phone, r.status, r.amount_cents) for r in first] == [
         (r.phone, r.status, r.amount_cents) for r in again
     ]

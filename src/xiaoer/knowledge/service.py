@@ -53,7 +53,7 @@ def variable_help() -> list[dict[str, str]]:
     return [{"name": n, "label": VARIABLE_LABELS.get(n, n)} for n in KNOWN_VARIABLES]
 
 
-def _clean_title(title: str) -> str:
+def clean_title(title: str) -> str:
     title = title.strip()
     if not title:
         raise InvalidInput("title is required", code="title_required")
@@ -62,14 +62,14 @@ def _clean_title(title: str) -> str:
     return title
 
 
-def _clean_category(category: str) -> str:
+def clean_category(category: str) -> str:
     category = "/".join(p.strip() for p in category.strip().split("/") if p.strip())
     if len(category) > MAX_CATEGORY:
         raise InvalidInput(f"category is longer than {MAX_CATEGORY} characters")
     return category
 
 
-def _clean_answer(answer: str) -> str:
+def clean_answer(answer: str) -> str:
     answer = answer.strip()
     if not answer:
         raise InvalidInput("answer is required", code="answer_required")
@@ -81,7 +81,7 @@ def _clean_answer(answer: str) -> str:
     return answer
 
 
-def _clean_questions(questions: Iterable[str]) -> list[str]:
+def clean_questions(questions: Iterable[str]) -> list[str]:
     cleaned: dict[str, None] = {}
     for raw in questions:
         text = " ".join(str(raw).split())
@@ -227,12 +227,12 @@ async def create_script(
 ) -> Script:
     script = Script(
         shop_id=shop_id,
-        title=_clean_title(title),
-        category=_clean_category(category),
-        answer=_clean_answer(answer),
+        title=clean_title(title),
+        category=clean_category(category),
+        answer=clean_answer(answer),
         status=ScriptStatus.published if publish else ScriptStatus.draft,
         updated_at=utcnow(),
-        questions=[ScriptQuestion(text=t) for t in _clean_questions(questions)],
+        questions=[ScriptQuestion(text=t) for t in clean_questions(questions)],
     )
     session.add(script)
     await session.flush()
@@ -260,10 +260,10 @@ async def update_script(
     """Changes the given fields; variants are replaced as a whole list. Everything is validated
     before anything changes, so an invalid field leaves the script untouched."""
     before = snapshot(script)
-    new_title = _clean_title(title) if title is not None else None
-    new_category = _clean_category(category) if category is not None else None
-    new_answer = _clean_answer(answer) if answer is not None else None
-    wanted = _clean_questions(questions) if questions is not None else None
+    new_title = clean_title(title) if title is not None else None
+    new_category = clean_category(category) if category is not None else None
+    new_answer = clean_answer(answer) if answer is not None else None
+    wanted = clean_questions(questions) if questions is not None else None
     if new_title is not None:
         script.title = new_title
     if new_category is not None:

@@ -234,10 +234,10 @@ def _parse_row(
             return None, f"status {status_text!r} is not one of {', '.join(STATUSES)}"
         # The service's own validators (same domain), so a row passes here iff the service
         # would accept it: validation of the whole file happens before anything changes.
-        title = service._clean_title(get("title"))
-        category = service._clean_category(get("category"))
-        answer = service._clean_answer(get("answer"))
-        questions = service._clean_questions(get("questions").splitlines())
+        title = service.clean_title(get("title"))
+        category = service.clean_category(get("category"))
+        answer = service.clean_answer(get("answer"))
+        questions = service.clean_questions(get("questions").splitlines())
     except DomainError as exc:
         return None, exc.message
     return (
