@@ -87,9 +87,8 @@ def run_async(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
 
 
-@pytest.fixture
-def demo_shop(database_url: str):  # type: ignore[no-untyped-def]
-    """A freshly seeded demo shop of this test's own (see xiaoer.demo.seed)."""
+def seed_shop(database_url: str, kind: str):  # type: ignore[no-untyped-def]
+    """Seed a demo shop with a unique slug and usernames into the test database."""
     from xiaoer.demo.seed import seed_demo_shop
 
     suffix = uuid.uuid4().hex[:8]
@@ -99,9 +98,21 @@ def demo_shop(database_url: str):  # type: ignore[no-untyped-def]
         try:
             async with transaction(make_sessionmaker(engine)) as session:
                 return await seed_demo_shop(
-                    session, slug=f"shop-{suffix}", username_prefix=f"{suffix}-"
+                    session, slug=f"{kind}-{suffix}", username_prefix=f"{kind[0]}{suffix}-"
                 )
         finally:
             await engine.dispose()
 
     return run_async(seed())
+
+
+@pytest.fixture
+def demo_shop(database_url: str):  # type: ignore[no-untyped-def]
+    """A freshly seeded demo shop of this test's own (see xiaoer.demo.seed)."""
+    return seed_shop(database_url, "shop")
+
+
+@pytest.fixture
+def other_shop(database_url: str):  # type: ignore[no-untyped-def]
+    """A second seeded shop: its data must stay invisible to the first shop's staff."""
+    return seed_shop(database_url, "other")
