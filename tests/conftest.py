@@ -28,6 +28,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db", default="sqlite", choices=["sqlite", "postgresql"])
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need the production pair (PostgreSQL + Redis) run in the PostgreSQL leg only."""
+    if config.getoption("--db") == "postgresql":
+        return
+    keep = [i for i in items if i.get_closest_marker("postgresql_only") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
 def postgres_admin_url() -> str:
     return os.environ.get("XIAOER_TEST_POSTGRES_URL", DEFAULT_PG)
 

@@ -37,9 +37,8 @@ def _redis_or_skip() -> None:
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_customer_and_agent_on_different_server_processes_chat_both_ways(db_kind, tmp_path):
-    if db_kind != "postgresql":
-        pytest.skip("runs in the PostgreSQL leg: two processes share PostgreSQL + Redis")
+@pytest.mark.postgresql_only
+def test_customer_and_agent_on_different_server_processes_chat_both_ways(tmp_path):
     _redis_or_skip()
     with fresh_postgres(postgres_admin_url()) as url:
         shop = seed(url)
