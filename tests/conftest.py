@@ -97,23 +97,45 @@ def run_async(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
 
 
+def in_database(database_url: str, work, *, commit: bool = True):  # type: ignore[no-untyped-def]
+    """Run `work(session)` in one transaction on the test database from a synchronous test:
+    committed (rolled back if it raises), or always rolled back with `commit=False`."""
+
+    async def run():  # type: ignore[no-untyped-def]
+        engine = make_engine(database_url)
+        try:
+            if commit:
+                async with transaction(make_sessionmaker(engine)) as session:
+                    return await work(session)
+            async with make_sessionmaker(engine)() as session:
+                trans = await session.begin()
+                try:
+                    return await work(session)
+                finally:
+                    await trans.rollback()
+        finally:
+            await engine.dispose()
+
+    return run_async(run())
+
+
 def seed_shop(database_url: str, kind: str):  # type: ignore[no-untyped-def]
     """Seed a demo shop with a unique slug and usernames into the test database."""
     from xiaoer.demo.seed import seed_demo_shop
 
     suffix = uuid.uuid4().hex[:8]
+    return in_database(
+        database_url,
+        lambda session: seed_demo_shop(
+            session, slug=f"{kind}-{suffix}", username_prefix=f"{kind[0]}{suffix}-"
+        ),
+    )
 
-    async def seed():  # type: ignore[no-untyped-def]
-        engine = make_engine(database_url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                return await seed_demo_shop(
-                    session, slug=f"{kind}-{suffix}", username_prefix=f"{kind[0]}{suffix}-"
-                )
-        finally:
-            await engine.dispose()
 
-    return run_async(seed())
+@pytest.fixture
+def in_session(database_url: str):  # type: ignore[no-untyped-def]
+    """`in_session(work)` runs `work(session)` in a transaction that is rolled back."""
+    return lambda work: in_database(database_url, work, commit=False)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -22,8 +21,7 @@ import httpx
 import psycopg
 from websockets.sync.client import ClientConnection, connect
 
-from xiaoer.db import make_engine, make_sessionmaker, transaction
-from xiaoer.demo.seed import DemoShop, seed_demo_shop
+from xiaoer.demo.seed import DemoShop
 from xiaoer.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,18 +51,9 @@ def fresh_postgres(admin_url: str) -> Iterator[str]:
 
 
 def seed(url: str) -> DemoShop:
-    async def run() -> DemoShop:
-        engine = make_engine(url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                suffix = uuid.uuid4().hex[:8]
-                return await seed_demo_shop(
-                    session, slug=f"srv-{suffix}", username_prefix=f"{suffix}-"
-                )
-        finally:
-            await engine.dispose()
+    from tests.conftest import seed_shop
 
-    return asyncio.run(run())
+    return seed_shop(url, "srv")  # type: ignore[no-any-return]
 
 
 @dataclass

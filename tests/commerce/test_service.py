@@ -6,21 +6,12 @@ import re
 
 from sqlalchemy import text
 
-from tests.conftest import run_async
+from tests.conftest import in_database
 from xiaoer.commerce import service as commerce
-from xiaoer.db import make_engine, make_sessionmaker, transaction
 
 
 def in_session(database_url, work):
-    async def run():
-        engine = make_engine(database_url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return run_async(run())
+    return in_database(database_url, work)
 
 
 def test_find_order_ignores_case_and_spaces_and_is_scoped_to_the_shop(demo_shop, database_url):

@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_async
+from tests.conftest import in_database
 from xiaoer.audit.service import Actor
-from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.errors import InvalidInput
 from xiaoer.knowledge import service
 
 
 def with_rollback(database_url, work):
-    """Run `work(session)` in a transaction that is rolled back afterwards."""
-
-    async def run():
-        engine = make_engine(database_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                trans = await session.begin()
-                try:
-                    return await work(session)
-                finally:
-                    await trans.rollback()
-        finally:
-            await engine.dispose()
-
-    return run_async(run())
+    return in_database(database_url, work, commit=False)
 
 
 def test_library_version_moves_with_publish_edit_unpublish_and_delete(demo_shop, database_url):

@@ -10,26 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import run_async
+from tests.conftest import in_database
 from xiaoer.audit.models import AuditEntry
 from xiaoer.audit.service import Actor
-from xiaoer.db import make_engine, make_sessionmaker, transaction
 from xiaoer.knowledge import service, transfer
 from xiaoer.knowledge.models import Script
 
 
 def in_transaction(database_url, work):
-    """Run `work(session)` in its own committed transaction (rolled back if it raises)."""
-
-    async def run():
-        engine = make_engine(database_url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return run_async(run())
+    return in_database(database_url, work)
 
 
 def export(database_url, shop_id, path: Path) -> list[list[str]]:
