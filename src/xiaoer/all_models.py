@@ -7,7 +7,15 @@ from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
 from xiaoer.customers.models import Customer, VisitorIdentity
 from xiaoer.db import Base
-from xiaoer.knowledge.models import Script, ScriptQuestion
+from xiaoer.knowledge.models import (
+    Script,
+    ScriptAbTest,
+    ScriptAnswer,
+    ScriptEvent,
+    ScriptProposal,
+    ScriptQuestion,
+    ScriptVersion,
+)
 from xiaoer.shops.models import Shop
 from xiaoer.surveys.models import SurveyResponse
 from xiaoer.tickets.models import Ticket, TicketEvent
@@ -22,7 +30,12 @@ __all__ = [
     "Message",
     "Order",
     "Script",
+    "ScriptAbTest",
+    "ScriptAnswer",
+    "ScriptEvent",
+    "ScriptProposal",
     "ScriptQuestion",
+    "ScriptVersion",
     "Shipment",
     "Shop",
     "SurveyResponse",

@@ -9,6 +9,8 @@ from xiaoer.audit.service import Actor
 from xiaoer.bot import service as bot
 from xiaoer.commerce import service as commerce
 from xiaoer.knowledge import service as knowledge
+from xiaoer.knowledge.library import list_published
+from xiaoer.knowledge.models import Script
 
 
 def shipment_of(sync_engine, shop_id, order_no):
@@ -257,7 +259,8 @@ def test_shop_without_published_scripts_hands_off(demo_shop, registry, in_sessio
     actor = Actor.system(demo_shop.shop_id)
 
     async def work(session):
-        for script in await knowledge.list_published(session, shop_id=demo_shop.shop_id):
+        for served in await list_published(session, shop_id=demo_shop.shop_id):
+            script = await session.get(Script, served.id)
             await knowledge.unpublish_script(session, script=script, actor=actor)
         return await bot.decide(
             session, registry=registry, shop_id=demo_shop.shop_id, text="我的快递到哪了"

@@ -87,8 +87,8 @@ def test_supervisor_creates_edits_publishes_and_deletes_with_audit_trail(
         "questions": ["大衣起球了怎么办", "羊绒衣服起毛球正常吗"],
     }
     assert after == {"title": "大衣起球", "questions": ["大衣起球了怎么办", "毛衣起球咋处理"]}
-    assert trail[2][2] == {"status": "draft"}
-    assert trail[2][3] == {"status": "published"}
+    assert trail[2][2] == {"status": "draft", "published_version": None}
+    assert trail[2][3] == {"status": "published", "published_version": 1}
 
 
 def test_answer_with_unknown_variable_is_rejected(app_client, demo_shop):
@@ -158,7 +158,7 @@ def test_scripts_of_another_shop_are_not_found(app_client, demo_shop, database_u
                 shop = await seed_demo_shop(
                     session, slug=demo_shop.slug + "-other", username_prefix=demo_shop.slug + "o-"
                 )
-                from xiaoer.knowledge.service import list_published
+                from xiaoer.knowledge.library import list_published
 
                 return (await list_published(session, shop_id=shop.shop_id))[0].id
         finally:

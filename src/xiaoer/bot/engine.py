@@ -1,6 +1,6 @@
 """One trained script matcher per shop, rebuilt when the shop's published library changes.
 
-`BotRegistry.library(session, shop_id)` compares the cheap `knowledge.library_version` on every
+`BotRegistry.library(session, shop_id)` compares the cheap `served.library_version` on every
 call. Training is CPU work (TF-IDF, SVM and calibration: about 1.5 s for the 72-script demo
 library), so it runs in a worker thread; concurrent callers for the same shop share one build,
 and the finished library replaces the old one in a single assignment.
@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from xiaoer.knowledge import service as knowledge
+from xiaoer.knowledge import library as served
+from xiaoer.knowledge.library import PublishedScript
 from xiaoer.nlp import ScriptMatcher
 
 log = structlog.get_logger(__name__)
@@ -27,28 +28,20 @@ class BotUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class ScriptEntry:
-    """What the bot needs of a published script, detached from any database session."""
-
-    id: int
-    title: str
-    category: str
-    answer: str
-    variables: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class ShopLibrary:
     version: str
     matcher: ScriptMatcher | None  # None: nothing published, the bot cannot answer
-    scripts: dict[int, ScriptEntry] = field(default_factory=dict)
+    scripts: dict[int, PublishedScript] = field(default_factory=dict)
 
 
-def build_library(
-    version: str, scripts: list[ScriptEntry], questions: list[list[str]]
-) -> ShopLibrary:
+def training_questions(script: PublishedScript) -> list[str]:
+    """Question variants plus trigger keywords (a keyword alone is a question customers type)."""
+    return list(script.questions) + list(script.triggers.get("keywords") or [])
+
+
+def build_library(version: str, scripts: list[PublishedScript]) -> ShopLibrary:
     """Synchronous: trains the matcher (call it in a thread)."""
-    pairs = [(str(s.id), q) for s, q in zip(scripts, questions, strict=True) if q]
+    pairs = [(str(s.id), training_questions(s)) for s in scripts if s.questions]
     matcher = ScriptMatcher.build(pairs) if pairs else None
     return ShopLibrary(version=version, matcher=matcher, scripts={s.id: s for s in scripts})
 
@@ -69,29 +62,16 @@ class BotRegistry:
 
     async def library(self, session: AsyncSession, shop_id: int) -> ShopLibrary:
         """The shop's library at its current version, training it first when it changed."""
-        version = await knowledge.library_version(session, shop_id=shop_id)
+        version = await served.library_version(session, shop_id=shop_id)
         current = self._libraries.get(shop_id)
         if current is not None and current.version == version:
             return current
         key = (shop_id, version)
         task = self._builds.get(key)
         if task is None:
-            published = await knowledge.list_published(session, shop_id=shop_id)
-            scripts = [
-                ScriptEntry(
-                    id=s.id,
-                    title=s.title,
-                    category=s.category,
-                    answer=s.answer,
-                    variables=tuple(knowledge.answer_variables(s.answer)),
-                )
-                for s in published
-            ]
-            questions = [[q.text for q in s.questions] for s in published]
+            scripts = await served.list_published(session, shop_id=shop_id)
             self._started += 1
-            task = asyncio.create_task(
-                self._build(shop_id, version, scripts, questions, self._started)
-            )
+            task = asyncio.create_task(self._build(shop_id, version, scripts, self._started))
             self._builds[key] = task
             task.add_done_callback(lambda _t: self._builds.pop(key, None))
         # shield: a cancelled caller must not cancel the build other callers wait for.
@@ -101,13 +81,12 @@ class BotRegistry:
         self,
         shop_id: int,
         version: str,
-        scripts: list[ScriptEntry],
-        questions: list[list[str]],
+        scripts: list[PublishedScript],
         sequence: int,
     ) -> ShopLibrary:
         started = time.perf_counter()
         try:
-            library = await asyncio.to_thread(build_library, version, scripts, questions)
+            library = await asyncio.to_thread(build_library, version, scripts)
         except Exception as exc:  # not cached: the next message tries again
             log.exception("bot_library_build_failed", shop_id=shop_id, scripts=len(scripts))
             raise BotUnavailable(str(exc)) from exc

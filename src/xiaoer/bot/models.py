@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text
@@ -24,3 +25,5 @@ class BotDecision(IdMixin, CreatedAtMixin, Base):
     answer: Mapped[str | None] = mapped_column(Text, default=None)
     handoff: Mapped[bool] = mapped_column(default=False)
     handoff_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    # A supervisor dealt with this unanswered question (attached, turned into a script, ignored).
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(default=None)

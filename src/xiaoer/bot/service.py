@@ -16,12 +16,15 @@ from typing import Any, Literal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.bot.engine import BotRegistry, BotUnavailable, ScriptEntry
+from xiaoer.bot.engine import BotRegistry, BotUnavailable
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce import service as commerce
 from xiaoer.commerce.models import Order
 from xiaoer.customers import service as customers
+from xiaoer.customers.models import Customer
 from xiaoer.errors import NotFound
+from xiaoer.knowledge.library import PublishedScript
+from xiaoer.knowledge.models import ScriptEvent, ScriptEventKind
 from xiaoer.nlp import Emotion, Entity, detect_emotion, extract_entities, normalize
 
 log = structlog.get_logger(__name__)
@@ -75,6 +78,8 @@ class BotResult:
     needs_order: bool = False
     script_title: str | None = None
     order_id: int | None = None
+    channel: str = "im"
+    variant: str | None = None  # the answer variant served (A/B tests)
 
     def public(self) -> dict[str, Any]:
         """The decision as `POST /api/v1/bot/preview` and `xiaoer bot ask` print it."""
@@ -100,6 +105,10 @@ class Suggestion:
     title: str
     text: str
     score: float
+    variant: str = "A"
+    channel: str = "im"
+    confidence: float = 0.0
+    matched: bool = False  # cleared the bot's answer threshold
 
 
 def wants_person(text: str) -> bool:
@@ -187,38 +196,41 @@ async def _find_order(
     return _OrderLookup(None, named)
 
 
-async def _customer_values(
+async def _customer(
     session: AsyncSession, *, shop_id: int, customer_id: int | None
-) -> dict[str, str]:
-    name = ""
-    if customer_id is not None:
-        try:
-            customer = await customers.get_customer(
-                session, shop_id=shop_id, customer_id=customer_id
-            )
-            name = customer.name
-        except NotFound:
-            name = ""
-    return {"customer_name": name or "亲"}
+) -> Customer | None:
+    if customer_id is None:
+        return None
+    try:
+        return await customers.get_customer(session, shop_id=shop_id, customer_id=customer_id)
+    except NotFound:
+        return None
+
+
+def template_variables(template: str) -> list[str]:
+    return list(dict.fromkeys(_VARIABLE.findall(template)))
 
 
 async def _fill(
     session: AsyncSession,
     *,
     shop_id: int,
-    script: ScriptEntry,
+    template: str,
     entities: list[Entity],
-    customer_id: int | None,
+    customer: Customer | None,
     order: Order | None = None,
 ) -> tuple[dict[str, str], bool, str | None, int | None]:
-    """(values, order_missing, unmatched number, order id) for the script's variables."""
-    values = await _customer_values(session, shop_id=shop_id, customer_id=customer_id)
-    if not any(v in commerce.ORDER_VARIABLES for v in script.variables):
+    """(values, order_missing, unmatched number, order id) for the template's variables."""
+    values = {"customer_name": (customer.name if customer is not None else "") or "亲"}
+    if not any(v in commerce.ORDER_VARIABLES for v in template_variables(template)):
         return values, False, None, None
     named = None
     if order is None:
         lookup = await _find_order(
-            session, shop_id=shop_id, entities=entities, customer_id=customer_id
+            session,
+            shop_id=shop_id,
+            entities=entities,
+            customer_id=customer.id if customer is not None else None,
         )
         order, named = lookup.order, lookup.named
     if order is None:
@@ -226,6 +238,17 @@ async def _fill(
     tz = await _shop_timezone(session, shop_id)
     values.update(commerce.order_variables(order, tz))
     return values, False, None, order.id
+
+
+def _allowed(
+    script: PublishedScript, *, channel: str, customer: Customer | None, emotion: Emotion
+) -> bool:
+    tags = frozenset(str(t) for t in (customer.tags if customer is not None else []) or [])
+    label = emotion.label if emotion.polarity == "negative" else emotion.polarity
+    return script.allows(channel=channel, customer_tags=tags, emotion=label) or (
+        emotion.polarity == "negative"
+        and script.allows(channel=channel, customer_tags=tags, emotion="negative")
+    )
 
 
 async def _shop_timezone(session: AsyncSession, shop_id: int) -> str:
@@ -244,8 +267,10 @@ async def decide(
     customer_id: int | None = None,
     unanswered_turns: int = 0,
     max_unanswered_turns: int = DEFAULT_UNANSWERED_TURNS,
+    channel: str = "im",
 ) -> BotResult:
-    """The bot's decision for `text`; reads only (orders, the customer, the script library)."""
+    """The bot's decision for `text`; reads only (orders, the customer, the script library).
+    Scripts whose trigger conditions exclude this customer, channel or emotion are skipped."""
     entities = extract_entities(text)
     emotion = detect_emotion(text)
     result = BotResult(
@@ -255,6 +280,7 @@ async def decide(
         confidence=0.0,
         entities=[_entity_dict(e) for e in entities],
         emotion=_emotion_dict(emotion),
+        channel=channel,
     )
     if wants_person(text):
         return _handoff(result, "customer_request", intent="转人工", confidence=1.0)
@@ -264,13 +290,20 @@ async def decide(
     try:
         library = await registry.library(session, shop_id)
         matcher = library.matcher
-        best = matcher.search(matching_text(text, entities), k=1) if matcher else []
+        found = matcher.search(matching_text(text, entities), k=5) if matcher else []
     except (BotUnavailable, ValueError, IndexError, TypeError):
         # A broken model must not break the chat: a person takes over.
         log.exception("bot_matching_failed", shop_id=shop_id)
         return _handoff(result, "low_confidence")
     if matcher is None:
         return _handoff(result, "low_confidence")
+    customer = await _customer(session, shop_id=shop_id, customer_id=customer_id)
+    best = [
+        m
+        for m in found
+        if (s := library.scripts.get(int(m.script_id))) is not None
+        and _allowed(s, channel=channel, customer=customer, emotion=emotion)
+    ][:1]
     if best:
         result.confidence = round(best[0].confidence, 4)
     if not best or best[0].confidence < matcher.threshold:
@@ -283,15 +316,17 @@ async def decide(
     result.script_id = script.id
     result.script_title = script.title
     result.intent = script.category or script.title
+    variant, template = script.choose(channel, customer_id)
+    result.variant = variant
     values, order_missing, named, order_id = await _fill(
-        session, shop_id=shop_id, script=script, entities=entities, customer_id=customer_id
+        session, shop_id=shop_id, template=template, entities=entities, customer=customer
     )
     result.order_id = order_id
     if order_missing:
         result.needs_order = True
         result.answer = ORDER_NOT_FOUND.format(number=named) if named else ASK_ORDER_NO
         return result
-    result.answer = render_answer(script.answer, values)
+    result.answer = render_answer(template, values)
     return result
 
 
@@ -354,6 +389,20 @@ async def record_decision(
         handoff_reason=chosen.handoff_reason,
     )
     session.add(row)
+    if chosen.script_id is not None and not chosen.needs_order and not chosen.handoff:
+        session.add(
+            ScriptEvent(
+                shop_id=shop_id,
+                script_id=chosen.script_id,
+                kind=ScriptEventKind.bot_answered,
+                channel=chosen.channel,
+                variant=chosen.variant or "A",
+                conversation_id=conversation_id,
+                message_id=message_id,
+                score=float(chosen.confidence),
+                matched=True,
+            )
+        )
     await session.flush()
     return row
 
@@ -367,10 +416,13 @@ async def suggest(
     customer_id: int | None = None,
     order_id: int | None = None,
     k: int = 3,
+    channel: str = "im",
+    candidates: int | None = None,
 ) -> list[Suggestion]:
-    """The `k` best scripts for an agent's reply box, best first, variables filled from the
-    given order (else the order named in `text`, else the customer's latest); what cannot be
-    filled shows as 【订单号】-style placeholders."""
+    """The `k` best scripts for an agent's reply box, best match first, in the channel's
+    wording (and the customer's A/B variant), variables filled from the given order (else the
+    order named in `text`, else the customer's latest); what cannot be filled shows as
+    【订单号】-style placeholders. `candidates` > k asks the matcher for more, for re-ranking."""
     try:
         library = await registry.library(session, shop_id)
     except BotUnavailable:
@@ -378,6 +430,8 @@ async def suggest(
     if library.matcher is None or not text.strip():
         return []
     entities = extract_entities(text)
+    emotion = detect_emotion(text)
+    customer = await _customer(session, shop_id=shop_id, customer_id=customer_id)
     order = None
     if order_id is not None:
         order = await commerce.get_order(session, shop_id=shop_id, order_id=order_id)
@@ -385,25 +439,35 @@ async def suggest(
         order = (
             await _find_order(session, shop_id=shop_id, entities=entities, customer_id=customer_id)
         ).order
-    out = []
-    for match in library.matcher.search(matching_text(text, entities), k=k):
+    out: list[Suggestion] = []
+    wanted = max(k, candidates or k)
+    for match in library.matcher.search(matching_text(text, entities), k=wanted + 2):
         script = library.scripts.get(int(match.script_id))
-        if script is None:
+        if script is None or not _allowed(
+            script, channel=channel, customer=customer, emotion=emotion
+        ):
             continue
+        variant, template = script.choose(channel, customer_id)
         values, _, _, _ = await _fill(
             session,
             shop_id=shop_id,
-            script=script,
+            template=template,
             entities=entities,
-            customer_id=customer_id,
+            customer=customer,
             order=order,
         )
         out.append(
             Suggestion(
                 script_id=script.id,
                 title=script.title,
-                text=render_answer(script.answer, values, placeholder=True),
+                text=render_answer(template, values, placeholder=True),
                 score=round(float(match.score), 4),
+                variant=variant,
+                channel=channel,
+                confidence=round(float(match.confidence), 4),
+                matched=match.confidence >= library.matcher.threshold,
             )
         )
+        if len(out) >= wanted:
+            break
     return out

@@ -5,7 +5,8 @@ electronics shop on Taobao/JD, each with question variants written the way custo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,9 @@ class DemoScript:
     title: str
     answer: str
     questions: tuple[str, ...]
+    # Other channels' wordings and B variants: {(channel, variant): body}.
+    answers: dict[tuple[str, str], str] = field(default_factory=dict)
+    triggers: dict[str, Any] = field(default_factory=dict)
 
 
 def _s(category: str, title: str, answer: str, *questions: str) -> DemoScript:

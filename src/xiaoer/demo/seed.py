@@ -27,7 +27,13 @@ from xiaoer.customers.models import Customer
 from xiaoer.db import utcnow
 from xiaoer.demo import catalog
 from xiaoer.demo.scripts import DEMO_SCRIPTS
-from xiaoer.knowledge.models import Script, ScriptQuestion, ScriptStatus
+from xiaoer.knowledge.models import (
+    Script,
+    ScriptAnswer,
+    ScriptQuestion,
+    ScriptStatus,
+    ScriptVersion,
+)
 from xiaoer.shops.models import Shop
 
 DEMO_LOGINS_SLUG = "demo"
@@ -382,7 +388,10 @@ async def seed_demo_shop(
             "title": s.title,
             "category": s.category,
             "answer": s.answer,
+            "triggers": s.triggers,
             "status": ScriptStatus.published,
+            "published_version": 1,
+            "published_at": now,
             "created_at": now,
             "updated_at": now,
         }
@@ -399,6 +408,35 @@ async def seed_demo_shop(
         for q in s.questions
     ]
     await session.execute(insert(ScriptQuestion), question_rows)
+    answer_rows = [
+        {"script_id": sid, "channel": channel, "variant": variant, "body": body}
+        for sid, s in zip(script_ids, DEMO_SCRIPTS, strict=True)
+        for (channel, variant), body in s.answers.items()
+    ]
+    if answer_rows:
+        await session.execute(insert(ScriptAnswer), answer_rows)
+    # Version 1 of each script is what the bot serves.
+    version_rows = [
+        {
+            "script_id": sid,
+            "version": 1,
+            "content": {
+                "title": s.title,
+                "category": s.category,
+                "answer": s.answer,
+                "answers": [
+                    {"channel": c, "variant": v, "body": b}
+                    for (c, v), b in sorted(s.answers.items())
+                ],
+                "triggers": s.triggers,
+                "questions": list(s.questions),
+            },
+            "note": "demo",
+            "created_at": now,
+        }
+        for sid, s in zip(script_ids, DEMO_SCRIPTS, strict=True)
+    ]
+    await session.execute(insert(ScriptVersion), version_rows)
 
     sample_orders: dict[str, str] = {}
     for row, (status, _, _, cust_idx) in zip(order_rows, extras, strict=True):

@@ -1,6 +1,8 @@
-"""The script library (话术库): answer scripts with their customer question variants.
+"""The script library (话术库): answer scripts with their question variants, channel wordings,
+trigger conditions, versions and usage statistics.
 
-Public: `service.list_published`, `list_scripts`, `create_script`, `update_script`,
-`publish_script`, `unpublish_script`, `delete_script`, `access_script`, `library_version`,
-`answer_variables`, `KNOWN_VARIABLES`. Every change is audited with before/after.
+Public: `service` (create/update/submit/publish/unpublish/delete, `access_script`), `library`
+(what is served: `list_published`, `library_version`, `PublishedScript.choose`), `versions`
+(history, diff, rollback), `compliance` (the lint), `categories` (the category tree).
+Every change is audited with before/after.
 """

@@ -8,7 +8,7 @@ retires a script (bot decisions keep pointing at it); retired scripts are invisi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -19,8 +19,16 @@ from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
 from xiaoer.commerce.service import CUSTOMER_VARIABLES, ORDER_VARIABLES, VARIABLE_LABELS
 from xiaoer.db import utcnow
-from xiaoer.errors import InvalidInput, NotFound
-from xiaoer.knowledge.models import Script, ScriptQuestion, ScriptStatus
+from xiaoer.errors import Conflict, InvalidInput, NotFound
+from xiaoer.knowledge.library import CHANNELS, VARIANTS, version_content
+from xiaoer.knowledge.models import (
+    Channel,
+    Script,
+    ScriptAnswer,
+    ScriptQuestion,
+    ScriptStatus,
+    ScriptVersion,
+)
 
 KNOWN_VARIABLES: tuple[str, ...] = ORDER_VARIABLES + CUSTOMER_VARIABLES
 MAX_TITLE = 200
@@ -98,14 +106,92 @@ def clean_questions(questions: Iterable[str]) -> list[str]:
 
 
 def snapshot(script: Script) -> dict[str, Any]:
-    """The audited state of a script."""
+    """The audited state of a script: its content plus where it stands in its lifecycle."""
     return {
-        "title": script.title,
-        "category": script.category,
-        "answer": script.answer,
+        **version_content(script),
         "status": str(script.status),
-        "questions": [q.text for q in script.questions],
+        "published_version": script.published_version,
+        "ab_split": script.ab_split,
     }
+
+
+AnswerVariants = Mapping[tuple[str, str], str | None]
+TRIGGER_KEYS: tuple[str, ...] = ("intents", "keywords", "customer_tags", "channels", "emotions")
+EMOTIONS: tuple[str, ...] = (
+    "negative",
+    "anger",
+    "anxiety",
+    "disappointment",
+    "neutral",
+    "positive",
+)
+MAX_TRIGGER_ITEMS = 50
+
+
+def clean_answers(answers: AnswerVariants) -> dict[tuple[str, str], str | None]:
+    """Channel wordings and B variants; an empty body (None) removes that variant. (im, A) is
+    the default answer and is set through `answer`."""
+    cleaned: dict[tuple[str, str], str | None] = {}
+    for (channel, variant), body in answers.items():
+        if channel not in CHANNELS:
+            raise InvalidInput(
+                f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}",
+                code="unknown_channel",
+            )
+        if variant not in VARIANTS:
+            raise InvalidInput("an answer variant is A or B", code="unknown_variant")
+        if channel == "im" and variant == "A":
+            raise InvalidInput("the IM answer A is the script's main answer")
+        cleaned[(channel, variant)] = clean_answer(body) if body and body.strip() else None
+    return cleaned
+
+
+def clean_triggers(triggers: Mapping[str, Any]) -> dict[str, list[str]]:
+    cleaned: dict[str, list[str]] = {}
+    for key, raw in triggers.items():
+        if key not in TRIGGER_KEYS:
+            raise InvalidInput(
+                f"unknown trigger {key!r}; use one of {', '.join(TRIGGER_KEYS)}",
+                code="unknown_trigger",
+            )
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        values: dict[str, None] = {}
+        for item in items:
+            for part in re.split(r"[,，;；\n]", str(item)):
+                if part.strip():
+                    values.setdefault(part.strip()[:100], None)
+        if len(values) > MAX_TRIGGER_ITEMS:
+            raise InvalidInput(f"at most {MAX_TRIGGER_ITEMS} {key} per script")
+        allowed = {"channels": CHANNELS, "emotions": EMOTIONS}.get(key)
+        bad = [v for v in values if allowed is not None and v not in allowed]
+        if bad:
+            raise InvalidInput(
+                f"unknown {key[:-1]} {bad[0]!r}; use one of {', '.join(allowed or ())}",
+                code="unknown_trigger_value",
+            )
+        if values:
+            cleaned[key] = list(values)
+    return cleaned
+
+
+def _apply_answers(
+    script: Script, wanted: dict[tuple[str, str], str | None], replace: bool
+) -> None:
+    """Sets the given variants (None removes one); with `replace`, variants not given go too."""
+    current = {(str(a.channel), a.variant): a for a in script.answers}
+    keep: list[ScriptAnswer] = []
+    for key, row in current.items():
+        if key in wanted:
+            body = wanted[key]
+            if body is not None:
+                row.body = body
+                keep.append(row)
+        elif not replace:
+            keep.append(row)
+    for key, body in wanted.items():
+        if key not in current and body is not None:
+            keep.append(ScriptAnswer(channel=Channel(key[0]), variant=key[1], body=body))
+    script.answers = keep
 
 
 async def _record(
@@ -172,16 +258,6 @@ async def list_scripts(
     return list(page), total
 
 
-async def list_published(session: AsyncSession, *, shop_id: int) -> list[Script]:
-    """The published scripts with their question variants (what the bot answers from)."""
-    result = await session.scalars(
-        select(Script)
-        .where(Script.shop_id == shop_id, Script.status == ScriptStatus.published)
-        .order_by(Script.id)
-    )
-    return list(result)
-
-
 async def get_scripts(
     session: AsyncSession, *, shop_id: int, script_ids: Sequence[int]
 ) -> dict[int, Script]:
@@ -192,18 +268,6 @@ async def get_scripts(
         select(Script).where(Script.shop_id == shop_id, Script.id.in_(list(script_ids)))
     )
     return {s.id: s for s in result}
-
-
-async def library_version(session: AsyncSession, *, shop_id: int) -> str:
-    """Changes whenever the published library changes; one aggregate query on indexed columns."""
-    count, id_sum, newest = (
-        await session.execute(
-            select(func.count(Script.id), func.sum(Script.id), func.max(Script.updated_at)).where(
-                Script.shop_id == shop_id, Script.status == ScriptStatus.published
-            )
-        )
-    ).one()
-    return f"{count}:{id_sum or 0}:{newest}"
 
 
 async def access_script(session: AsyncSession, user: User, script_id: int) -> Script:
@@ -223,16 +287,25 @@ async def create_script(
     answer: str,
     questions: Iterable[str],
     category: str = "",
+    answers: AnswerVariants | None = None,
+    triggers: Mapping[str, Any] | None = None,
     publish: bool = False,
 ) -> Script:
+    """A new draft (published at once with `publish`, as version 1)."""
     script = Script(
         shop_id=shop_id,
         title=clean_title(title),
         category=clean_category(category),
         answer=clean_answer(answer),
-        status=ScriptStatus.published if publish else ScriptStatus.draft,
+        triggers=clean_triggers(triggers or {}),
+        status=ScriptStatus.draft,
         updated_at=utcnow(),
         questions=[ScriptQuestion(text=t) for t in clean_questions(questions)],
+        answers=[
+            ScriptAnswer(channel=Channel(c), variant=v, body=b)
+            for (c, v), b in clean_answers(answers or {}).items()
+            if b is not None
+        ],
     )
     session.add(script)
     await session.flush()
@@ -244,6 +317,8 @@ async def create_script(
         before=None,
         after=snapshot(script),
     )
+    if publish:
+        await publish_script(session, script=script, actor=actor)
     return script
 
 
@@ -256,14 +331,23 @@ async def update_script(
     category: str | None = None,
     answer: str | None = None,
     questions: Iterable[str] | None = None,
+    answers: AnswerVariants | None = None,
+    replace_answers: bool = False,
+    triggers: Mapping[str, Any] | None = None,
 ) -> Script:
-    """Changes the given fields; variants are replaced as a whole list. Everything is validated
-    before anything changes, so an invalid field leaves the script untouched."""
+    """Changes the given fields of the working copy; question variants are replaced as a whole
+    list, answer variants one by one (all of them with `replace_answers`). Everything is
+    validated before anything changes, so an invalid field leaves the script untouched.
+
+    A changed published script becomes a draft again; its published version keeps serving
+    until the draft is published."""
     before = snapshot(script)
     new_title = clean_title(title) if title is not None else None
     new_category = clean_category(category) if category is not None else None
     new_answer = clean_answer(answer) if answer is not None else None
     wanted = clean_questions(questions) if questions is not None else None
+    new_answers = clean_answers(answers) if answers is not None else None
+    new_triggers = clean_triggers(triggers) if triggers is not None else None
     if new_title is not None:
         script.title = new_title
     if new_category is not None:
@@ -273,8 +357,15 @@ async def update_script(
     if wanted is not None and wanted != [q.text for q in script.questions]:
         kept = {q.text: q for q in script.questions}
         script.questions = [kept.get(t) or ScriptQuestion(text=t) for t in wanted]
+    if new_answers is not None:
+        _apply_answers(script, new_answers, replace_answers)
+    if new_triggers is not None:
+        script.triggers = new_triggers
     after = snapshot(script)
     if after != before:
+        if script.status in (ScriptStatus.published, ScriptStatus.review):
+            script.status = ScriptStatus.draft
+            after = snapshot(script)
         script.updated_at = utcnow()
         await session.flush()
         await _record(
@@ -303,29 +394,99 @@ async def _set_status(
     return script
 
 
-async def publish_script(session: AsyncSession, *, script: Script, actor: Actor) -> Script:
-    """Makes the script available to the bot (its matcher retrains on its next message)."""
+async def submit_for_review(session: AsyncSession, *, script: Script, actor: Actor) -> Script:
+    """An agent or supervisor asks for the working copy to be published."""
+    if script.status != ScriptStatus.draft:
+        raise Conflict("only a draft can be submitted for review", code="not_a_draft")
     return await _set_status(
-        session,
-        script=script,
-        actor=actor,
-        status=ScriptStatus.published,
-        action="script.published",
+        session, script=script, actor=actor, status=ScriptStatus.review, action="script.submitted"
     )
+
+
+async def return_to_draft(session: AsyncSession, *, script: Script, actor: Actor) -> Script:
+    """A reviewer sends the working copy back to its author."""
+    if script.status != ScriptStatus.review:
+        raise Conflict("the script is not in review", code="not_in_review")
+    return await _set_status(
+        session, script=script, actor=actor, status=ScriptStatus.draft, action="script.rejected"
+    )
+
+
+async def latest_version(session: AsyncSession, *, script_id: int) -> ScriptVersion | None:
+    return await session.scalar(
+        select(ScriptVersion)
+        .where(ScriptVersion.script_id == script_id)
+        .order_by(ScriptVersion.version.desc())
+        .limit(1)
+    )
+
+
+async def publish_script(
+    session: AsyncSession, *, script: Script, actor: Actor, note: str = ""
+) -> Script:
+    """Freezes the working copy as the next version and serves it (the bot retrains on its next
+    message). Publishing unchanged content re-serves the latest version instead of copying it."""
+    before = snapshot(script)
+    content = version_content(script)
+    latest = await latest_version(session, script_id=script.id)
+    if latest is not None and latest.content == content:
+        version = latest
+    else:
+        version = ScriptVersion(
+            script_id=script.id,
+            version=(latest.version + 1) if latest is not None else 1,
+            content=content,
+            published_by_id=actor.id if actor.type == "user" else None,
+            note=note[:200],
+        )
+        session.add(version)
+        await session.flush()
+    if script.status == ScriptStatus.published and script.published_version == version.version:
+        return script
+    now = utcnow()
+    script.status = ScriptStatus.published
+    script.published_version = version.version
+    script.published_at = now
+    script.updated_at = now
+    await session.flush()
+    await _record(
+        session,
+        actor=actor,
+        action="script.published",
+        script=script,
+        before=before,
+        after=snapshot(script),
+    )
+    return script
 
 
 async def unpublish_script(session: AsyncSession, *, script: Script, actor: Actor) -> Script:
-    return await _set_status(
+    """Withdraws the script from service; its versions are kept."""
+    if script.published_version is None and script.status == ScriptStatus.draft:
+        return script
+    before = snapshot(script)
+    now = utcnow()
+    script.status = ScriptStatus.draft
+    script.published_version = None
+    script.published_at = now
+    script.updated_at = now
+    await session.flush()
+    await _record(
         session,
-        script=script,
         actor=actor,
-        status=ScriptStatus.draft,
         action="script.unpublished",
+        script=script,
+        before=before,
+        after=snapshot(script),
     )
+    return script
 
 
 async def delete_script(session: AsyncSession, *, script: Script, actor: Actor) -> None:
     """Retires the script: gone from the library and the bot, kept for past bot decisions."""
+    if script.status == ScriptStatus.retired:
+        return
+    script.published_at = utcnow()
     await _set_status(
         session, script=script, actor=actor, status=ScriptStatus.retired, action="script.deleted"
     )
