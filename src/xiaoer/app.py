@@ -42,6 +42,10 @@ ROUTER_MODULES = (
     "xiaoer.tickets.api",
     "xiaoer.tickets.views",
     "xiaoer.surveys.api",
+    "xiaoer.insights.api",
+    "xiaoer.insights.views",
+    "xiaoer.assist.api",
+    "xiaoer.assist.views",
 )
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
