@@ -124,7 +124,10 @@ class ScriptEvent(IdMixin, CreatedAtMixin, Base):
     """One use of a script, for the per-script and per-variant statistics."""
 
     __tablename__ = "script_event"
-    __table_args__ = (Index("ix_script_event_shop_script_kind", "shop_id", "script_id", "kind"),)
+    __table_args__ = (
+        Index("ix_script_event_shop_script_kind", "shop_id", "script_id", "kind"),
+        Index("ix_script_event_shop_created", "shop_id", "created_at"),
+    )
 
     shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shop.id"))
     script_id: Mapped[int] = mapped_column(BigId, ForeignKey("script.id"))
@@ -137,7 +140,9 @@ class ScriptEvent(IdMixin, CreatedAtMixin, Base):
         BigId, ForeignKey("conversation.id"), default=None, index=True
     )
     # The customer message the script answered or was suggested for.
-    message_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("message.id"), default=None)
+    message_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("message.id"), default=None, index=True
+    )
     user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("user_account.id"), default=None)
     score: Mapped[float | None] = mapped_column(default=None)
     # The match cleared the bot's answer threshold (coverage counts these).

@@ -192,6 +192,12 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_script_event_shop_script_kind", ["shop_id", "script_id", "kind"], unique=False
         )
+        batch_op.create_index(
+            "ix_script_event_shop_created", ["shop_id", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_script_event_message_id"), ["message_id"], unique=False
+        )
 
     op.create_table(
         "script_proposal",
@@ -337,6 +343,8 @@ def downgrade() -> None:
 
     op.drop_table("script_proposal")
     with op.batch_alter_table("script_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_script_event_message_id"))
+        batch_op.drop_index("ix_script_event_shop_created")
         batch_op.drop_index("ix_script_event_shop_script_kind")
         batch_op.drop_index(batch_op.f("ix_script_event_created_at"))
         batch_op.drop_index(batch_op.f("ix_script_event_conversation_id"))
