@@ -391,7 +391,8 @@ def test_suggestions_offer_scripts_for_the_latest_customer_message(app_client, d
     assert found.status_code == 200
     items = found.json()
     assert 1 <= len(items) <= 3
-    assert {"script_id", "title", "text", "score"} <= set(items[0])
+    assert {"script_id", "title", "text", "score", "variant", "channel", "success"} <= set(items[0])
+    assert items[0]["channel"] == "im"  # the web chat uses the IM wording
 
 
 def rows_conversation(app_client, message_id: int) -> int:

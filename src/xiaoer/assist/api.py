@@ -1,3 +1,130 @@
-from fastapi import APIRouter
+"""Assist JSON API under /api/v1/assist: the panel (suggestions, emotion alert, calming pack,
+repeat-inquiry summary), the live lint of a draft, the `/` script search, usage events and
+proposals. Every conversation id goes through `access_conversation` (404 for other shops)."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from xiaoer.assist import search, suggestions
+from xiaoer.assist import service as assist
+from xiaoer.assist.schemas import LintIn, ProposalIn, UsageIn
+from xiaoer.conversations import service as conversations
+from xiaoer.web.deps import DB, CurrentUser, user_actor
+
+router = APIRouter(prefix="/api/v1/assist", tags=["assist"])
+
+
+def success_cache(request: Request) -> suggestions.SuccessCache:
+    """One per app: the statistics of the scripts' past success, per shop."""
+    cache = getattr(request.app.state, "assist_success", None)
+    if cache is None:
+        cache = request.app.state.assist_success = suggestions.SuccessCache()
+    return cache
+
+
+def login_throttle(request: Request) -> Any:
+    """The login form's throttle: a wrong override password counts as a failed login."""
+    from xiaoer.auth.service import LoginThrottle
+
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle()
+    return throttle
+
+
+def blocked_response(exc: assist.ReplyBlocked) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.code, "message": exc.message, **exc.check.public()}, status_code=422
+    )
+
+
+def refused_response(exc: assist.OverrideRefused | assist.OverrideThrottled) -> JSONResponse:
+    """Returned rather than raised: the refusal's audit entry must be committed."""
+    response = JSONResponse(
+        {"error": exc.code, "message": exc.message}, status_code=exc.status_code
+    )
+    if isinstance(exc, assist.OverrideThrottled):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@router.get("/conversations/{conversation_id}/panel")
+async def panel(
+    request: Request, session: DB, user: CurrentUser, conversation_id: int
+) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, conversation_id)
+    return await suggestions.panel(
+        session,
+        registry=request.app.state.bot,
+        conversation=conversation,
+        cache=success_cache(request),
+    )
+
+
+@router.post("/lint")
+async def lint_draft(session: DB, user: CurrentUser, body: LintIn) -> dict[str, Any]:
+    """The live check under the reply box: the same rules and context as sending."""
+    conversation = await conversations.access_conversation(session, user, body.conversation_id)
+    check = await assist.check_reply(
+        session, conversation=conversation, user=user, text=body.text, script_id=body.script_id
+    )
+    return check.public()
+
+
+@router.get("/scripts")
+async def search_scripts(
+    request: Request,
+    session: DB,
+    user: CurrentUser,
+    q: Annotated[str, Query(max_length=100)] = "",
+    conversation_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=30)] = search.MAX_RESULTS,
+) -> list[dict[str, Any]]:
+    conversation = None
+    if conversation_id is not None:
+        conversation = await conversations.access_conversation(session, user, conversation_id)
+    return await search.search_scripts(
+        session,
+        registry=request.app.state.bot,
+        conversation=conversation,
+        shop_id=user.shop_id,
+        query=q,
+        limit=limit,
+    )
+
+
+@router.post("/usage", status_code=204)
+async def record_usage(request: Request, session: DB, user: CurrentUser, body: UsageIn) -> Response:
+    """The agent inserted a script into the reply box (counted once per customer message)."""
+    conversation = await conversations.access_conversation(session, user, body.conversation_id)
+    await assist.record_inserted(
+        session,
+        conversation=conversation,
+        user=user,
+        script_id=body.script_id,
+        registry=request.app.state.bot,
+    )
+    return Response(status_code=204)
+
+
+@router.post("/proposals", status_code=201)
+async def propose(
+    request: Request, session: DB, user: CurrentUser, body: ProposalIn
+) -> dict[str, Any]:
+    conversation = await conversations.access_conversation(session, user, body.conversation_id)
+    proposal = await assist.create_proposal(
+        session,
+        user=user,
+        actor=user_actor(request, user),
+        conversation=conversation,
+        message_id=body.message_id,
+        kind=body.kind,
+        script_id=body.script_id,
+        title=body.title,
+        answer=body.answer,
+    )
+    return assist.proposal_public(proposal)

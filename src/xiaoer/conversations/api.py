@@ -13,9 +13,13 @@ from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from xiaoer import metrics
+from xiaoer.assist import api as assist_api
+from xiaoer.assist import service as assist
+from xiaoer.assist import suggestions as assist_suggestions
 from xiaoer.auth.models import User
 from xiaoer.conversations import frames, inbox
 from xiaoer.conversations import service as conversations
@@ -26,7 +30,7 @@ from xiaoer.conversations.channels.webchat import (
     run_unit,
     serve_frames,
 )
-from xiaoer.conversations.models import ConversationStatus, Message, SenderType
+from xiaoer.conversations.models import ConversationStatus
 from xiaoer.conversations.schemas import (
     STAFF_FRAME_TYPES,
     ReadIn,
@@ -37,7 +41,8 @@ from xiaoer.conversations.schemas import (
     WatchFrame,
 )
 from xiaoer.db import transaction
-from xiaoer.web.deps import DB, CurrentUser, read_session_cookie, user_actor
+from xiaoer.errors import Forbidden
+from xiaoer.web.deps import DB, CurrentUser, client_ip, read_session_cookie, user_actor
 
 log = structlog.get_logger(__name__)
 api = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -87,21 +92,58 @@ async def accept(
     return await _summary(session, user, conversation_id)
 
 
-@api.post("/conversations/{conversation_id}/messages")
+@api.post("/conversations/{conversation_id}/messages", response_model=None)
 async def post_message(
     request: Request, session: DB, user: CurrentUser, conversation_id: int, body: StaffMessageIn
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
+    """A reply or note. A reply the compliance lint blocks is refused (422 with the findings)
+    unless `override` carries a supervisor's approval."""
     conversation = await conversations.access_conversation(session, user, conversation_id)
-    message = await conversations.post_staff_message(
-        session,
-        conversation=conversation,
-        user=user,
-        body=body.body,
-        internal=body.internal,
-        client_msg_id=body.client_msg_id,
-        max_chars=request.app.state.settings.max_message_chars,
-    )
+    actor = user_actor(request, user)
+    try:
+        approver = await _approver(request, session, user, conversation.shop_id, body, actor)
+        message = await conversations.post_staff_message(
+            session,
+            conversation=conversation,
+            user=user,
+            body=body.body,
+            internal=body.internal,
+            client_msg_id=body.client_msg_id,
+            max_chars=request.app.state.settings.max_message_chars,
+            script_id=body.assist.script_id if body.assist and not body.internal else None,
+            inserted_text=body.assist.inserted_text if body.assist else None,
+            approver=approver,
+            actor=actor,
+            registry=request.app.state.bot,
+        )
+    except assist.ReplyBlocked as exc:
+        return assist_api.blocked_response(exc)
+    except (assist.OverrideRefused, assist.OverrideThrottled) as exc:
+        return assist_api.refused_response(exc)
     return frames.staff_message(message, conversations.sender_name(message))
+
+
+async def _approver(
+    request: Request, session: DB, user: User, shop_id: int, body: StaffMessageIn, actor: Any
+) -> User | None:
+    """Who approves a blocked reply: the supervisor whose credentials were typed into the
+    override dialog, or the sender when a supervisor or admin confirms it themselves."""
+    override = body.override
+    if override is None or body.internal:
+        return None
+    if (override.username or "").strip():
+        return await assist.verify_approver(
+            session,
+            shop_id=shop_id,
+            username=override.username or "",
+            password=override.password or "",
+            ip=client_ip(request),
+            throttle=assist_api.login_throttle(request),
+            actor=actor,
+        )
+    if not assist.may_approve_self(user):
+        raise Forbidden("only a supervisor or admin may approve a blocked reply")
+    return user
 
 
 @api.post("/conversations/{conversation_id}/typing", status_code=204)
@@ -155,36 +197,16 @@ async def close(
 async def suggestions(
     request: Request, session: DB, user: CurrentUser, conversation_id: int
 ) -> list[dict[str, Any]]:
-    """Top 3 scripts for the latest customer message, variables filled for this customer."""
+    """Top 3 scripts for the latest customer message, ranked by match and past success, in the
+    conversation's channel wording, variables filled (the assist panel has the full picture)."""
     conversation = await conversations.access_conversation(session, user, conversation_id)
-    from sqlalchemy import select
-
-    latest = await session.scalar(
-        select(Message)
-        .where(
-            Message.conversation_id == conversation.id,
-            Message.sender_type == SenderType.customer,
-        )
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    if latest is None:
-        return []
-    from xiaoer.bot import service as bot
-
-    found = await bot.suggest(
+    ranked = await assist_suggestions.ranked_suggestions(
         session,
         registry=request.app.state.bot,
-        shop_id=conversation.shop_id,
-        text=latest.body,
-        customer_id=conversation.customer_id,
-        order_id=conversation.order_id,
-        k=3,
+        conversation=conversation,
+        cache=assist_api.success_cache(request),
     )
-    return [
-        {"script_id": s.script_id, "title": s.title, "text": s.text, "score": s.score}
-        for s in found
-    ]
+    return [r.public() for r in ranked]
 
 
 # --- staff WebSocket ----------------------------------------------------------------------------

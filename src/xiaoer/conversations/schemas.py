@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from xiaoer.assist.schemas import AssistReplyIn, OverrideIn
+
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -78,6 +80,10 @@ class StaffMessageIn(BaseModel):
     body: str = Field(max_length=20_000)
     client_msg_id: str | None = Field(default=None, min_length=1, max_length=64)
     internal: bool = False
+    # The suggested or searched script the reply came from (usage statistics, lint category).
+    assist: AssistReplyIn | None = None
+    # A supervisor's approval of a reply the compliance lint blocks.
+    override: OverrideIn | None = None
 
 
 class ReadIn(BaseModel):

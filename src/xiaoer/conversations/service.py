@@ -27,6 +27,7 @@ from xiaoer import events, metrics
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
+from xiaoer.auth.service import actor_for
 from xiaoer.conversations import frames
 from xiaoer.conversations.models import Conversation, ConversationStatus, Message, SenderType
 from xiaoer.db import utcnow
@@ -535,9 +536,22 @@ async def post_staff_message(
     internal: bool = False,
     client_msg_id: str | None = None,
     max_chars: int = DEFAULT_MAX_CHARS,
+    script_id: int | None = None,
+    inserted_text: str | None = None,
+    approver: User | None = None,
+    actor: Actor | None = None,
+    registry: Any = None,
 ) -> Message:
     """A reply to the customer (assignee, or a supervisor stepping in) or an internal note (any
-    staff of the shop; pushed to staff topics only). Idempotent per `client_msg_id`."""
+    staff of the shop; pushed to staff topics only). Idempotent per `client_msg_id`.
+
+    A reply is linted first (`assist.service.check_reply`): when a rule blocks it, nothing is
+    stored and `ReplyBlocked` carries the findings, unless `approver` (a supervisor, verified
+    by the caller) approves it: the override is then kept in the message's meta and audited.
+    `script_id` names the script the reply came from (`inserted_text`: as it was inserted), for
+    the script's usage statistics."""
+    from xiaoer.assist import service as assist
+
     text = check_body(body, max_chars)
     if client_msg_id:
         existing = await session.scalar(
@@ -549,11 +563,22 @@ async def post_staff_message(
             if existing.sender_id != user.id:
                 raise Conflict("client_msg_id already used in this conversation")
             return existing
+    meta: dict[str, Any] = {"sender_name": user.display_name}
+    check = None
     if not internal:
         if conversation.status != ConversationStatus.active:
             raise Conflict("accept the conversation before replying", code="not_active")
         if not _may_handle(user, conversation):
             raise Forbidden("this conversation is assigned to another agent")
+        check = await assist.check_reply(
+            session, conversation=conversation, user=user, text=text, script_id=script_id
+        )
+        if check.blocked:
+            if approver is None:
+                raise assist.ReplyBlocked(check)
+            meta["lint_override"] = assist.override_meta(check, approver, utcnow())
+        if script_id is not None:
+            meta["script_id"] = script_id
     message = await _add_message(
         session,
         conversation,
@@ -561,9 +586,29 @@ async def post_staff_message(
         body=text,
         sender_id=user.id,
         client_msg_id=client_msg_id,
-        meta={"sender_name": user.display_name},
+        meta=meta,
     )
     if not internal:
+        if check is not None and check.blocked and approver is not None:
+            await assist.record_override(
+                session,
+                actor=actor or actor_for(user),
+                conversation=conversation,
+                message=message,
+                check=check,
+                sender=user,
+                approver=approver,
+            )
+        if script_id is not None:
+            await assist.record_sent(
+                session,
+                conversation=conversation,
+                user=user,
+                script_id=script_id,
+                text=text,
+                inserted_text=inserted_text,
+                registry=registry,
+            )
         queue_summary(session, conversation, message)
     return message
 

@@ -82,10 +82,11 @@ function shortWhen(ms) {
 // ---------------------------------------------------------------- HTTP
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, data = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.data = data; // the error body: a blocked reply's lint findings
   }
 }
 
@@ -115,7 +116,7 @@ async function api(method, path, body) {
   }
   if (!response.ok) {
     throw new ApiError(response.status, data?.error ?? "http_error",
-      data?.message ?? t("error.generic", { status: response.status }));
+      data?.message ?? t("error.generic", { status: response.status }), data);
   }
   return data;
 }
@@ -160,6 +161,12 @@ const state = {
   selectSeq: 0,
   stickToBottom: true,
   suggestSeq: 0,
+  // The script the reply box text came from: {conversationId, scriptId, text} (usage events,
+  // lint category); dropped when the box is emptied or another conversation opens.
+  inserted: null,
+  lintSeq: 0,
+  lintTimer: null,
+  blocked: null, // the last refused reply: {conversationId, body, findings}
 };
 
 function findSummary(id) {
@@ -543,6 +550,10 @@ async function selectConversation(id, { force = false } = {}) {
     reply.value = state.drafts.get(id) ?? "";
     state.drafts.delete(id);
     updateCounter();
+    state.inserted = null;
+    state.blocked = null;
+    clearLint();
+    resetAssist();
   }
   updateUrl();
   for (const row of $$(".ws-item")) {
@@ -588,6 +599,8 @@ function deselect() {
   $("#ws-customer-panel").replaceChildren(h("p", { class: "ws-muted" }, t("customer.idle")));
   $("#ws-suggestions").replaceChildren(h("p", { class: "ws-muted" }, t("suggestions.idle")));
   $("#ws-sugg-refresh").disabled = true;
+  resetAssist();
+  clearLint();
   updateUrl();
   renderLists();
 }
@@ -744,7 +757,8 @@ function renderMessage(m, { pending = false } = {}) {
       kind === "note" ? h("span", { class: "ws-badge ws-badge--note", dataset: { testid: "note-badge" } }, t("sender.note")) : null,
       h("time", { datetime: m.created_at ?? "" }, pending ? t("sending") : clockTime(ms))),
     h("div", { class: "ws-msg-bubble" }, m.body),
-    kind === "bot" || kind === "customer" ? botInfo(m) : null));
+    kind === "bot" || kind === "customer" ? botInfo(m) : null,
+    kind === "customer" && m.id && !pending ? proposeActions(m) : null));
   return el;
 }
 
@@ -868,6 +882,8 @@ function renderNoteMode() {
   $("#ws-reply").placeholder = state.noteMode ? t("note.placeholder") : t("reply.placeholder");
   $("#ws-send").textContent = state.noteMode ? t("note.send") : t("send");
   if (state.conversation) renderComposerLock();
+  if (state.noteMode) clearLint();
+  else scheduleLint(0);
 }
 
 function updateCounter() {
@@ -895,9 +911,12 @@ async function submitReply() {
   const draft = {
     id: null, conversation_id: id, sender_type: internal ? "note" : "agent", sender_name: ME.display_name,
     body, created_at: new Date().toISOString(), client_msg_id: newClientId(), meta: {},
+    assist: internal ? null : insertedFor(id),
   };
   box.value = "";
+  state.inserted = null;
   updateCounter();
+  clearLint();
   const bubble = renderMessage(draft, { pending: true });
   $("#ws-messages").append(bubble);
   scrollToBottom();
@@ -911,8 +930,9 @@ async function deliver(draft, bubble, internal) {
   bubble.classList.add("is-pending");
   $("time", bubble).textContent = t("sending");
   try {
-    const stored = await api("POST", `/api/v1/conversations/${draft.conversation_id}/messages`,
-      { body: draft.body, client_msg_id: draft.client_msg_id, internal });
+    const payload = { body: draft.body, client_msg_id: draft.client_msg_id, internal };
+    if (draft.assist) payload.assist = draft.assist;
+    const stored = await api("POST", `/api/v1/conversations/${draft.conversation_id}/messages`, payload);
     if (!bubble.isConnected) return;
     if (stored?.id && !state.messages.has(stored.id)) {
       state.messages.set(stored.id, stored);
@@ -924,6 +944,12 @@ async function deliver(draft, bubble, internal) {
     scheduleRefresh(400);
   } catch (err) {
     if (!bubble.isConnected) return;
+    if (err.code === "lint_blocked") {
+      // Nothing was stored: the text goes back into the box with the findings under it.
+      bubble.remove();
+      replyBlocked(draft, err.data);
+      return;
+    }
     bubble.classList.remove("is-pending");
     bubble.classList.add("is-failed");
     const time = $("time", bubble);
@@ -933,7 +959,7 @@ async function deliver(draft, bubble, internal) {
   }
 }
 
-function insertSuggestion(text) {
+function insertSuggestion(text, script = null) {
   const box = $("#ws-reply");
   if (state.noteMode) {
     state.noteMode = false;
@@ -946,6 +972,7 @@ function insertSuggestion(text) {
   box.value = text;
   updateCounter();
   box.focus();
+  rememberInsert(script, text);
   // Unfilled variables show as 【订单号】: select the first so the agent types straight over it.
   const gap = text.search(/【[^】]*】/);
   if (gap >= 0) box.setSelectionRange(gap, text.indexOf("】", gap) + 1);
@@ -967,29 +994,343 @@ async function loadSuggestions() {
     box.replaceChildren(...[0, 1, 2].map(() => h("div", { class: "ws-skeleton" })));
   }
   try {
-    const items = asList(await api("GET", `/api/v1/conversations/${id}/suggestions`));
+    const panel = await api("GET", `/api/v1/assist/conversations/${id}/panel`);
     if (seq !== state.suggestSeq) return;
+    renderEmotion(panel.emotion);
+    renderRepeat(panel.history ?? []);
+    renderCalming(panel.alert ? panel.calming ?? [] : []);
+    const items = panel.suggestions ?? [];
     if (!items.length) {
       box.replaceChildren(h("p", { class: "ws-muted" }, t("suggestions.none")));
       return;
     }
-    box.replaceChildren(...items.slice(0, 3).map((s, i) => {
-      const score = typeof s.score === "number" ? Math.round(s.score <= 1 ? s.score * 100 : s.score) : null;
-      return h("button", { type: "button", class: "ws-sugg", dataset: { testid: "suggestion", scriptId: String(s.script_id ?? "") },
-        title: t("suggestions.use"), onclick: () => insertSuggestion(s.text ?? "") },
-      h("span", { class: "ws-sugg-head" },
-        h("kbd", { class: "ws-sugg-key" }, `Alt+${i + 1}`),
-        h("span", { class: "ws-sugg-title" }, s.title ?? ""),
-        score !== null ? h("span", { class: "ws-sugg-score", title: t("suggestions.score") }, `${score}%`) : null),
-      h("span", { class: "ws-sugg-text" }, s.text ?? ""),
-      h("span", { class: "ws-sugg-use" }, t("suggestions.use")));
-    }));
+    box.replaceChildren(...items.slice(0, 3).map((s, i) => suggestionCard(s, i)));
+    if (state.conversation?.status === "active") scheduleLint(0); // the customer's mood changed
   } catch (err) {
     if (seq !== state.suggestSeq) return;
     box.replaceChildren(h("p", { class: "ws-error" }, err.status === 404 ? t("suggestions.none") : err.message));
   } finally {
     if (seq === state.suggestSeq) box.setAttribute("aria-busy", "false");
   }
+}
+
+function suggestionCard(s, i) {
+  const score = typeof s.score === "number" ? Math.round(s.score <= 1 ? s.score * 100 : s.score) : null;
+  const success = typeof s.success === "number" ? Math.round(s.success * 100) : null;
+  return h("button", { type: "button", class: "ws-sugg", dataset: { testid: "suggestion", scriptId: String(s.script_id ?? "") },
+    title: success === null ? t("suggestions.use") : t("assist.success", { pct: success }),
+    onclick: () => insertSuggestion(s.text ?? "", s) },
+  h("span", { class: "ws-sugg-head" },
+    h("kbd", { class: "ws-sugg-key" }, `Alt+${i + 1}`),
+    h("span", { class: "ws-sugg-title" }, s.title ?? ""),
+    s.variant && s.variant !== "A" ? h("span", { class: "ws-sugg-variant" }, t("assist.variant", { variant: s.variant })) : null,
+    score !== null ? h("span", { class: "ws-sugg-score", title: t("suggestions.score") }, `${score}%`) : null),
+  h("span", { class: "ws-sugg-text" }, s.text ?? ""),
+  h("span", { class: "ws-sugg-use" }, t("suggestions.use")));
+}
+
+// ---------------------------------------------------------------- assist: emotion, repeat, calming
+
+function renderEmotion(emotion) {
+  const panel = $("#ws-assist");
+  const el = $("#ws-emotion");
+  const negative = Boolean(emotion?.negative);
+  panel.dataset.alert = negative ? "true" : "false";
+  panel.dataset.emotion = negative ? emotion.label ?? "negative" : "";
+  el.hidden = !negative;
+  if (!negative) return el.replaceChildren();
+  const label = STRINGS[`workspace.assist.emotion.${emotion.label}`] ? emotion.label : "negative";
+  const pct = Math.round(Number(emotion.intensity ?? 0) * 100);
+  el.replaceChildren(
+    h("strong", { dataset: { testid: "emotion-label" } }, t(`assist.emotion.${label}`)),
+    h("span", { class: "ws-emotion-meter", "aria-hidden": "true" }, h("i", { style: `width:${pct}%` })),
+    h("span", { class: "ws-emotion-hint" }, t("assist.emotion.hint")));
+}
+
+function renderCalming(items) {
+  const wrap = $("#ws-calming");
+  wrap.hidden = !items.length;
+  $("#ws-calming-list").replaceChildren(...items.map((s) => h("button", {
+    type: "button", class: "ws-calm", dataset: { testid: "calming-script", scriptId: String(s.script_id) },
+    title: s.text, onclick: () => insertSuggestion(s.text ?? "", s),
+  }, h("span", { class: "ws-calm-title" }, s.title ?? ""), h("span", { class: "ws-calm-text" }, s.text ?? ""))));
+}
+
+function renderRepeat(history) {
+  const el = $("#ws-repeat");
+  el.hidden = !history.length;
+  if (!history.length) return el.replaceChildren();
+  el.replaceChildren(h("h3", {}, t("assist.repeat.title")), ...history.map((c) => {
+    const when = parseTime(c.last_message_at ?? c.started_at);
+    return h("div", { class: "ws-repeat-item", dataset: { testid: "repeat-item", conversationId: String(c.conversation_id) } },
+      h("div", { class: "ws-repeat-head" },
+        h("time", {}, shortWhen(when)),
+        h("span", { class: "ws-repeat-topic", dataset: { testid: "repeat-topic" } }, (c.topics ?? []).join(" · "))),
+      h("div", { class: "ws-repeat-promises", dataset: { testid: "repeat-promises" } },
+        h("span", { class: "ws-repeat-label" }, `${t("assist.repeat.promised")}：`),
+        c.promises?.length ? c.promises.map((p) => h("q", {}, p)) : h("span", { class: "ws-muted" }, t("assist.repeat.none_promised"))),
+      c.tickets?.length ? h("div", { class: "ws-repeat-tickets" },
+        h("span", { class: "ws-repeat-label" }, `${t("assist.repeat.tickets")}：`),
+        ...c.tickets.map((tk) => h("a", { href: `/tickets/${tk.id}`, class: `ws-ticket-status status-${tk.status}`,
+          dataset: { testid: "repeat-ticket" } }, `${tk.number} ${t(`ticket.status.${tk.status}`)}`))) : null);
+  }));
+}
+
+// ---------------------------------------------------------------- assist: usage, live lint, override
+
+function rememberInsert(script, text) {
+  const id = state.selectedId;
+  if (!script?.script_id || !id) {
+    state.inserted = null;
+    return;
+  }
+  state.inserted = { conversationId: id, scriptId: script.script_id, text };
+  api("POST", "/api/v1/assist/usage", { conversation_id: id, script_id: script.script_id }).catch(() => {});
+  scheduleLint(0);
+}
+
+function insertedFor(id) {
+  const ins = state.inserted;
+  return ins && ins.conversationId === id ? { script_id: ins.scriptId, inserted_text: ins.text } : null;
+}
+
+const LINT_DEBOUNCE_MS = 300;
+
+function scheduleLint(delay = LINT_DEBOUNCE_MS) {
+  clearTimeout(state.lintTimer);
+  state.lintTimer = setTimeout(runLint, delay);
+}
+
+async function runLint() {
+  const id = state.selectedId;
+  const text = $("#ws-reply").value;
+  const seq = ++state.lintSeq;
+  if (!id || state.noteMode || !text.trim()) {
+    clearLint();
+    return;
+  }
+  const body = { conversation_id: id, text };
+  const ins = insertedFor(id);
+  if (ins) body.script_id = ins.script_id;
+  try {
+    const result = await api("POST", "/api/v1/assist/lint", body);
+    if (seq !== state.lintSeq || id !== state.selectedId) return;
+    renderLint(result, text);
+  } catch {
+    // The live check is advisory; sending checks again on the server.
+  }
+}
+
+function clearLint() {
+  state.lintSeq += 1;
+  clearTimeout(state.lintTimer);
+  renderLint(null, "");
+}
+
+function findingItem(f, text) {
+  const quote = f.end > f.start ? text.slice(f.start, f.end) : null;
+  return h("li", { class: `ws-lint-item ws-lint-item--${f.severity}`, dataset: { testid: "lint-finding", severity: f.severity, rule: f.rule } },
+    h("span", { class: "ws-lint-sev" }, t(`assist.lint.${f.severity === "block" ? "block" : "warn"}`)),
+    quote ? h("mark", { class: "ws-lint-span" }, quote) : h("span", { class: "ws-lint-span is-missing" }, t("assist.lint.missing")),
+    h("span", { class: "ws-lint-msg" }, f.message ?? ""),
+    f.suggestion ? h("span", { class: "ws-lint-fix" }, t("assist.lint.suggest", { text: f.suggestion })) : null);
+}
+
+function renderLint(result, text) {
+  const wrap = $("#ws-lint");
+  const findings = result?.findings ?? [];
+  wrap.hidden = !findings.length;
+  wrap.dataset.blocked = result?.blocked ? "true" : "false";
+  $("#ws-lint-list").replaceChildren(...findings.map((f) => findingItem(f, text)));
+  const blockedNow = state.blocked && state.blocked.conversationId === state.selectedId
+    && state.blocked.body === $("#ws-reply").value.trim();
+  $("#ws-override-open").hidden = !(result?.blocked && blockedNow);
+}
+
+/** The server refused a reply: put it back in the box and offer the supervisor override. */
+function replyBlocked(draft, data) {
+  const box = $("#ws-reply");
+  if (state.selectedId === draft.conversation_id && !box.value.trim()) {
+    box.value = draft.body;
+    updateCounter();
+    if (draft.assist) {
+      state.inserted = { conversationId: draft.conversation_id, scriptId: draft.assist.script_id,
+        text: draft.assist.inserted_text ?? "" };
+    }
+  }
+  state.blocked = { conversationId: draft.conversation_id, body: draft.body, findings: data?.findings ?? [],
+    assist: draft.assist };
+  toast(t("assist.lint.blocked"), "error");
+  renderLint({ blocked: true, findings: data?.findings ?? [] }, draft.body);
+}
+
+function supervising() {
+  return ME.role === "admin" || ME.role === "supervisor";
+}
+
+function openOverride() {
+  const blocked = state.blocked;
+  if (!blocked || blocked.conversationId !== state.selectedId) return;
+  const dialog = $("#ws-override-dialog");
+  const self = supervising();
+  $("#ws-override-hint").textContent = t(self ? "assist.override.hint_self" : "assist.override.hint_agent");
+  $("#ws-override-findings").replaceChildren(...blocked.findings.filter((f) => f.severity === "block")
+    .map((f) => findingItem(f, blocked.body)));
+  $("#ws-override-creds").hidden = self;
+  $("#ws-override-submit").textContent = t(self ? "assist.override.confirm" : "assist.override.submit");
+  $("#ws-override-error").textContent = "";
+  $("#ws-override-password").value = "";
+  dialog.showModal();
+  (self ? $("#ws-override-submit") : $("#ws-override-username")).focus();
+}
+
+async function submitOverride(ev) {
+  ev.preventDefault();
+  const blocked = state.blocked;
+  const dialog = $("#ws-override-dialog");
+  if (!blocked) return dialog.close();
+  const override = supervising() ? { confirm: true } : {
+    username: $("#ws-override-username").value.trim(), password: $("#ws-override-password").value,
+  };
+  if (!override.confirm && (!override.username || !override.password)) {
+    $("#ws-override-error").textContent = t("assist.override.password");
+    return;
+  }
+  const button = $("#ws-override-submit");
+  button.disabled = true;
+  try {
+    const payload = { body: blocked.body, client_msg_id: newClientId(), override };
+    if (blocked.assist) payload.assist = blocked.assist;
+    const stored = await api("POST", `/api/v1/conversations/${blocked.conversationId}/messages`, payload);
+    dialog.close();
+    state.blocked = null;
+    if (state.selectedId === blocked.conversationId) {
+      const box = $("#ws-reply");
+      if (box.value.trim() === blocked.body) box.value = "";
+      state.inserted = null;
+      updateCounter();
+      clearLint();
+      if (stored?.id) addMessages([stored]);
+    }
+    toast(t("assist.override.sent", { name: stored?.meta?.lint_override?.approved_by?.name ?? "" }), "success");
+    scheduleRefresh(400);
+  } catch (err) {
+    $("#ws-override-error").textContent = err.message;
+    $("#ws-override-password").value = "";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- assist: "/" search and proposals
+
+const search = { mode: "insert", message: null, seq: 0, timer: null, items: [], active: 0 };
+
+function openSearch({ mode = "insert", message = null } = {}) {
+  if (!state.selectedId) return;
+  search.mode = mode;
+  search.message = message;
+  $("#ws-search-title").textContent = t(mode === "propose" ? "assist.search.propose_title" : "assist.search.title");
+  const input = $("#ws-search-input");
+  input.value = "";
+  $("#ws-search-results").replaceChildren();
+  const dialog = $("#ws-search-dialog");
+  if (!dialog.open) dialog.showModal();
+  input.focus();
+  runSearch();
+}
+
+function scheduleSearch() {
+  clearTimeout(search.timer);
+  search.timer = setTimeout(runSearch, 120);
+}
+
+async function runSearch() {
+  const seq = ++search.seq;
+  const q = $("#ws-search-input").value.trim();
+  const params = new URLSearchParams({ q, conversation_id: String(state.selectedId ?? "") });
+  try {
+    const items = asList(await api("GET", `/api/v1/assist/scripts?${params}`));
+    if (seq !== search.seq) return;
+    search.items = items;
+    search.active = 0;
+    renderSearch();
+  } catch (err) {
+    if (seq === search.seq) $("#ws-search-results").replaceChildren(h("li", { class: "ws-error" }, err.message));
+  }
+}
+
+function renderSearch() {
+  const list = $("#ws-search-results");
+  if (!search.items.length) {
+    list.replaceChildren(h("li", { class: "ws-muted" }, t("assist.search.none")));
+    return;
+  }
+  list.replaceChildren(...search.items.map((s, i) => h("li", {
+    class: `ws-search-item${i === search.active ? " is-active" : ""}`, role: "option", id: `ws-search-${i}`,
+    "aria-selected": i === search.active ? "true" : "false",
+    dataset: { testid: "script-search-item", scriptId: String(s.script_id) },
+    onmousedown: (ev) => ev.preventDefault(), onclick: () => chooseSearch(i),
+  },
+  h("span", { class: "ws-search-head" },
+    h("span", { class: "ws-search-name" }, s.title ?? ""),
+    h("span", { class: "ws-search-cat" }, s.category ?? ""),
+    h("kbd", { class: "ws-search-initials" }, s.initials ?? "")),
+  h("span", { class: "ws-search-text" }, s.text ?? ""))));
+  $("#ws-search-input").setAttribute("aria-activedescendant", `ws-search-${search.active}`);
+  $(".ws-search-item.is-active", list)?.scrollIntoView({ block: "nearest" });
+}
+
+async function chooseSearch(i) {
+  const s = search.items[i];
+  if (!s) return;
+  $("#ws-search-dialog").close();
+  if (search.mode === "propose") {
+    await propose("new_variant", search.message, s.script_id);
+    return;
+  }
+  insertSuggestion(s.text ?? "", s);
+}
+
+function onSearchKey(ev) {
+  if (ev.isComposing || ev.keyCode === 229) return;
+  if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+    ev.preventDefault();
+    if (!search.items.length) return;
+    const step = ev.key === "ArrowDown" ? 1 : -1;
+    search.active = (search.active + step + search.items.length) % search.items.length;
+    renderSearch();
+  } else if (ev.key === "Enter") {
+    ev.preventDefault();
+    chooseSearch(search.active);
+  }
+}
+
+async function propose(kind, message, scriptId = null) {
+  if (!message?.id || !state.selectedId) return;
+  const body = { conversation_id: state.selectedId, message_id: message.id, kind };
+  if (scriptId) body.script_id = scriptId;
+  if (kind === "new_script") body.title = [...(message.body ?? "")].slice(0, 30).join("");
+  try {
+    await api("POST", "/api/v1/assist/proposals", body);
+    toast(t("assist.propose.done"), "success");
+  } catch (err) {
+    toast(err.message, err.status === 409 ? "warn" : "error");
+  }
+}
+
+function proposeActions(m) {
+  return h("div", { class: "ws-msg-actions" },
+    h("button", { type: "button", class: "ws-link-btn", dataset: { testid: "propose-variant" },
+      onclick: () => openSearch({ mode: "propose", message: m }) }, t("assist.propose.variant")),
+    h("button", { type: "button", class: "ws-link-btn", dataset: { testid: "propose-script" },
+      onclick: () => propose("new_script", m) }, t("assist.propose.script")));
+}
+
+function resetAssist() {
+  renderEmotion(null);
+  renderRepeat([]);
+  renderCalming([]);
 }
 
 let panelCustomerId = null;
@@ -1225,6 +1566,12 @@ function wire() {
   });
   const reply = $("#ws-reply");
   reply.addEventListener("keydown", (ev) => {
+    // "/" in an empty box opens the script search; anywhere else it is just a slash.
+    if (ev.key === "/" && !reply.value && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !ev.isComposing) {
+      ev.preventDefault();
+      openSearch();
+      return;
+    }
     // isComposing: Enter that confirms a Chinese IME candidate must not send.
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
       ev.preventDefault();
@@ -1234,8 +1581,27 @@ function wire() {
   reply.addEventListener("input", () => {
     updateCounter();
     if (reply.value.trim()) sendTyping();
+    if (!reply.value.trim()) state.inserted = null;
+    scheduleLint();
+  });
+  $("#ws-override-open").addEventListener("click", openOverride);
+  $("#ws-override-form").addEventListener("submit", submitOverride);
+  $("#ws-override-cancel").addEventListener("click", () => $("#ws-override-dialog").close());
+  $("#ws-search-input").addEventListener("input", scheduleSearch);
+  $("#ws-search-input").addEventListener("keydown", onSearchKey);
+  $("#ws-search-dialog").addEventListener("click", (ev) => {
+    if (ev.target === ev.currentTarget) ev.currentTarget.close(); // a click on the backdrop
+  });
+  $("#ws-search-dialog").addEventListener("close", () => {
+    if (search.mode === "insert" && !reply.disabled) reply.focus();
   });
   document.addEventListener("keydown", (ev) => {
+    // Ctrl+/ (⌘/ on a Mac): the script search from anywhere, even with text in the box.
+    if (ev.key === "/" && (ev.ctrlKey || ev.metaKey) && !ev.altKey && state.selectedId) {
+      ev.preventDefault();
+      openSearch();
+      return;
+    }
     if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
     if (ev.code === "KeyN" && state.conversation) {
       ev.preventDefault();

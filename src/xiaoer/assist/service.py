@@ -1,0 +1,472 @@
+"""Agent assist operations that write or guard: the compliance check of every agent reply (with
+the supervisor override), script usage events from the workspace, and proposals made from a
+conversation. Plus the conversation context the other assist modules share (latest customer
+message, its emotion, the variables a script answer is filled with).
+
+Every function runs in the caller's transaction and never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.audit import service as audit
+from xiaoer.audit.service import Actor
+from xiaoer.auth.models import Role, User
+from xiaoer.auth.passwords import verify_password
+from xiaoer.bot import service as bot
+from xiaoer.commerce import service as commerce
+from xiaoer.conversations.models import Conversation, Message, SenderType
+from xiaoer.customers.models import Customer
+from xiaoer.errors import Conflict, DomainError, InvalidInput, NotFound
+from xiaoer.knowledge import rules as shop_rules
+from xiaoer.knowledge.categories import category_kind
+from xiaoer.knowledge.compliance import LintResult, lint
+from xiaoer.knowledge.library import answer_channel
+from xiaoer.knowledge.models import (
+    ProposalKind,
+    ProposalStatus,
+    Script,
+    ScriptEvent,
+    ScriptEventKind,
+    ScriptProposal,
+    ScriptStatus,
+)
+from xiaoer.nlp import Emotion, detect_emotion
+from xiaoer.shops.models import Shop
+
+SUPERVISING_ROLES = (Role.admin, Role.supervisor)
+MAX_PROPOSAL_CHARS = 500
+
+
+class Throttle(Protocol):
+    """The login throttle (`xiaoer.auth.service.LoginThrottle`): a wrong override password
+    counts as a failed login of that username."""
+
+    def retry_after(self, username: str, ip: str) -> int: ...
+
+    def failed(self, username: str, ip: str) -> None: ...
+
+    def succeeded(self, username: str, ip: str) -> None: ...
+
+
+# --- conversation context -----------------------------------------------------------------------
+
+
+async def latest_customer_message(session: AsyncSession, *, conversation_id: int) -> Message | None:
+    return await session.scalar(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.sender_type == SenderType.customer,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def is_angry(emotion: Emotion) -> bool:
+    """For the lint, any anger counts (the bot hands over only at high intensity)."""
+    return bot.is_angry(emotion) or (emotion.polarity == "negative" and emotion.label == "anger")
+
+
+def emotion_view(emotion: Emotion) -> dict[str, Any]:
+    negative = emotion.polarity == "negative"
+    return {
+        "polarity": emotion.polarity,
+        "label": emotion.label if negative else None,
+        "intensity": round(float(emotion.intensity), 3),
+        "negative": negative,
+        "angry": is_angry(emotion),
+    }
+
+
+def lint_role(user: User) -> str:
+    return "supervisor" if user.role in SUPERVISING_ROLES else "agent"
+
+
+async def shop_script(session: AsyncSession, *, shop_id: int, script_id: int) -> Script:
+    """A script id sent by the workspace: NotFound unless it is this shop's and in service."""
+    script = await session.get(Script, script_id)
+    if script is None or script.shop_id != shop_id or script.status == ScriptStatus.retired:
+        raise NotFound("script not found")
+    return script
+
+
+async def conversation_values(
+    session: AsyncSession, *, conversation: Conversation
+) -> dict[str, str]:
+    """Values of the answer variables for this conversation: the customer's name and the linked
+    order (else the customer's latest order)."""
+    customer = await session.get(Customer, conversation.customer_id)
+    values = {"customer_name": (customer.name if customer is not None else "") or "亲"}
+    order = None
+    if conversation.order_id is not None:
+        order = await commerce.get_order(
+            session, shop_id=conversation.shop_id, order_id=conversation.order_id
+        )
+    if order is None:
+        order = await commerce.latest_order(
+            session, shop_id=conversation.shop_id, customer_id=conversation.customer_id
+        )
+    if order is not None:
+        shop = await session.get(Shop, conversation.shop_id)
+        values.update(
+            commerce.order_variables(order, shop.timezone if shop else commerce.DEFAULT_TZ)
+        )
+    return values
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Unfilled variables show as 【订单号】 so the agent sees what still needs typing."""
+    return bot.render_answer(template, values, placeholder=True)
+
+
+# --- the compliance check of a reply ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyCheck:
+    result: LintResult
+    category: str | None
+    angry: bool
+    role: str
+
+    @property
+    def blocked(self) -> bool:
+        return self.result.blocked
+
+    def public(self) -> dict[str, Any]:
+        return {
+            **self.result.public(),
+            "category": self.category,
+            "angry": self.angry,
+            "role": self.role,
+        }
+
+
+class ReplyBlocked(DomainError):
+    """The reply breaks a blocking rule; nothing was stored. `check` has the findings."""
+
+    status_code = 422
+    code = "lint_blocked"
+
+    def __init__(self, check: ReplyCheck) -> None:
+        super().__init__("the reply breaks a compliance rule: a supervisor must approve it")
+        self.check = check
+
+
+class OverrideRefused(DomainError):
+    status_code = 403
+    code = "override_refused"
+
+
+class OverrideThrottled(DomainError):
+    status_code = 429
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+async def check_reply(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    user: User,
+    text: str,
+    script_id: int | None = None,
+) -> ReplyCheck:
+    """Lints `text` as `user`'s reply in `conversation`: the shop's rules, the inserted script's
+    kind as category, angry when the customer's latest message is angry."""
+    category = None
+    if script_id is not None:
+        script = await shop_script(session, shop_id=conversation.shop_id, script_id=script_id)
+        category = category_kind(script.category)
+    latest = await latest_customer_message(session, conversation_id=conversation.id)
+    angry = latest is not None and is_angry(detect_emotion(latest.body))
+    rules = await shop_rules.shop_rules(session, shop_id=conversation.shop_id)
+    role = lint_role(user)
+    result = lint(text, category=category, angry=angry, role=role, rules=rules)
+    return ReplyCheck(result=result, category=category, angry=angry, role=role)
+
+
+async def verify_approver(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    username: str,
+    password: str,
+    ip: str,
+    throttle: Throttle,
+    actor: Actor,
+) -> User:
+    """The supervisor whose credentials were typed into the override dialog: an active
+    supervisor or admin of the same shop. Every refusal is audited and counts as a failed login
+    of that username."""
+    username = username.strip()
+    wait = throttle.retry_after(username, ip)
+    if wait:
+        raise OverrideThrottled(f"too many failed attempts; try again in {wait} s", wait)
+    user = await session.scalar(select(User).where(User.username == username))
+    ok = user is not None and user.is_active and verify_password(user.password_hash, password)
+    if not ok or user is None or user.shop_id != shop_id or user.role not in SUPERVISING_ROLES:
+        throttle.failed(username, ip)
+        await audit.record(
+            session,
+            actor=actor,
+            action="reply.lint_override_refused",
+            entity_type="user",
+            entity_id=user.id if user is not None and user.shop_id == shop_id else "",
+            after={"username": username[:64], "reason": "credentials" if not ok else "role"},
+        )
+        if not ok:
+            raise OverrideRefused("wrong supervisor username or password")
+        raise OverrideRefused("only an active supervisor or admin of this shop may approve")
+    throttle.succeeded(username, ip)
+    return user
+
+
+def may_approve_self(user: User) -> bool:
+    return user.role in SUPERVISING_ROLES
+
+
+def override_meta(check: ReplyCheck, approver: User, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "approved_by": {"id": approver.id, "name": approver.display_name},
+        "rules": sorted({f.rule for f in check.result.findings if f.severity == "block"}),
+        "at": at.isoformat(),
+    }
+
+
+async def record_override(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    conversation: Conversation,
+    message: Message,
+    check: ReplyCheck,
+    sender: User,
+    approver: User,
+) -> None:
+    await audit.record(
+        session,
+        actor=actor,
+        action="reply.lint_override",
+        entity_type="message",
+        entity_id=message.id,
+        shop_id=conversation.shop_id,
+        after={
+            "conversation_id": conversation.id,
+            "text": message.body,
+            "findings": [f.public() for f in check.result.findings],
+            "agent": {"id": sender.id, "username": sender.username},
+            "approved_by": {"id": approver.id, "username": approver.username},
+            "self_approved": approver.id == sender.id,
+        },
+    )
+
+
+# --- usage events -------------------------------------------------------------------------------
+
+
+async def _variant(
+    session: AsyncSession, *, registry: Any, conversation: Conversation, script_id: int
+) -> tuple[str, str]:
+    """(variant, channel) the conversation's customer is served for this script."""
+    channel = answer_channel(conversation.channel)
+    if registry is not None:
+        try:
+            library = await registry.library(session, conversation.shop_id)
+        except Exception:  # training trouble must not lose the event
+            library = None
+        script = library.scripts.get(script_id) if library is not None else None
+        if script is not None:
+            return script.choose(channel, conversation.customer_id)[0], channel
+    return "A", channel
+
+
+async def _event_exists(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    script_id: int,
+    kind: ScriptEventKind,
+    message_id: int | None,
+) -> bool:
+    found = await session.scalar(
+        select(ScriptEvent.id)
+        .where(
+            ScriptEvent.conversation_id == conversation_id,
+            ScriptEvent.script_id == script_id,
+            ScriptEvent.kind == kind,
+            ScriptEvent.message_id.is_(None)
+            if message_id is None
+            else ScriptEvent.message_id == message_id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def record_inserted(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    user: User,
+    script_id: int,
+    registry: Any = None,
+) -> ScriptEvent | None:
+    """An agent put the script into the reply box; counted once per customer message."""
+    await shop_script(session, shop_id=conversation.shop_id, script_id=script_id)
+    latest = await latest_customer_message(session, conversation_id=conversation.id)
+    message_id = latest.id if latest is not None else None
+    if await _event_exists(
+        session,
+        conversation_id=conversation.id,
+        script_id=script_id,
+        kind=ScriptEventKind.inserted,
+        message_id=message_id,
+    ):
+        return None
+    variant, channel = await _variant(
+        session, registry=registry, conversation=conversation, script_id=script_id
+    )
+    event = ScriptEvent(
+        shop_id=conversation.shop_id,
+        script_id=script_id,
+        kind=ScriptEventKind.inserted,
+        channel=channel,
+        variant=variant,
+        conversation_id=conversation.id,
+        message_id=message_id,
+        user_id=user.id,
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def record_sent(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    user: User,
+    script_id: int,
+    text: str,
+    inserted_text: str | None,
+    registry: Any = None,
+) -> ScriptEvent:
+    """A reply that came from a script was sent: `sent` (edited when the text changed since the
+    insertion), and `inserted` too when the workspace did not report it."""
+    await record_inserted(
+        session, conversation=conversation, user=user, script_id=script_id, registry=registry
+    )
+    latest = await latest_customer_message(session, conversation_id=conversation.id)
+    variant, channel = await _variant(
+        session, registry=registry, conversation=conversation, script_id=script_id
+    )
+    edited = inserted_text is None or text.strip() != inserted_text.strip()
+    event = ScriptEvent(
+        shop_id=conversation.shop_id,
+        script_id=script_id,
+        kind=ScriptEventKind.sent,
+        channel=channel,
+        variant=variant,
+        conversation_id=conversation.id,
+        message_id=latest.id if latest is not None else None,
+        user_id=user.id,
+        edited=edited,
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+# --- proposals ----------------------------------------------------------------------------------
+
+
+async def create_proposal(
+    session: AsyncSession,
+    *,
+    user: User,
+    actor: Actor,
+    conversation: Conversation,
+    message_id: int,
+    kind: ProposalKind,
+    script_id: int | None = None,
+    title: str = "",
+    answer: str = "",
+) -> ScriptProposal:
+    """A customer message proposed as a question variant of a script, or as a new script; the
+    supervisors review it. One open proposal per message, kind and script."""
+    message = await session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound("message not found")
+    if message.sender_type != SenderType.customer:
+        raise InvalidInput("only a customer message can be proposed", code="not_customer_message")
+    question = " ".join(message.body.split())[:MAX_PROPOSAL_CHARS]
+    if kind == ProposalKind.new_variant:
+        if script_id is None:
+            raise InvalidInput("choose the script the question belongs to", code="script_required")
+        script = await shop_script(session, shop_id=conversation.shop_id, script_id=script_id)
+        if question in {q.text for q in script.questions}:
+            raise Conflict("the script already has this question", code="already_a_variant")
+    else:
+        script_id = None
+    duplicate = await session.scalar(
+        select(ScriptProposal.id).where(
+            ScriptProposal.shop_id == conversation.shop_id,
+            ScriptProposal.message_id == message.id,
+            ScriptProposal.kind == kind,
+            ScriptProposal.status == ProposalStatus.open,
+            ScriptProposal.script_id.is_(None)
+            if script_id is None
+            else ScriptProposal.script_id == script_id,
+        )
+    )
+    if duplicate is not None:
+        raise Conflict("this message has already been proposed", code="already_proposed")
+    proposal = ScriptProposal(
+        shop_id=conversation.shop_id,
+        kind=kind,
+        script_id=script_id,
+        question=question,
+        title=" ".join(title.split())[:200],
+        answer=answer.strip(),
+        conversation_id=conversation.id,
+        message_id=message.id,
+        proposed_by_id=user.id,
+    )
+    session.add(proposal)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="script.proposed",
+        entity_type="script_proposal",
+        entity_id=proposal.id,
+        after=proposal_public(proposal),
+    )
+    return proposal
+
+
+def proposal_public(proposal: ScriptProposal) -> dict[str, Any]:
+    return {
+        "id": proposal.id,
+        "kind": str(proposal.kind),
+        "status": str(proposal.status),
+        "script_id": proposal.script_id,
+        "question": proposal.question,
+        "title": proposal.title,
+        "answer": proposal.answer,
+        "conversation_id": proposal.conversation_id,
+        "message_id": proposal.message_id,
+        "proposed_by_id": proposal.proposed_by_id,
+    }
