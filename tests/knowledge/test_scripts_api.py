@@ -124,16 +124,22 @@ def test_invalid_script_input_is_a_clear_422(app_client, demo_shop, payload, fra
     assert fragment in response.json()["message"]
 
 
-def test_agent_reads_scripts_but_cannot_change_them(app_client, demo_shop):
+def test_agent_reads_and_drafts_but_cannot_publish_withdraw_or_delete(app_client, demo_shop):
     h = {"X-CSRF-Token": as_role(app_client, demo_shop, "agent")}
     page = app_client.get("/api/v1/scripts", params={"limit": 200})
     assert page.status_code == 200
     assert page.json()["total"] >= 60
     sid = page.json()["items"][0]["id"]
     assert app_client.get(f"/api/v1/scripts/{sid}").status_code == 200
-    assert app_client.post("/api/v1/scripts", json=NEW_SCRIPT, headers=h).status_code == 403
     assert app_client.post(f"/api/v1/scripts/{sid}/unpublish", headers=h).status_code == 403
     assert app_client.delete(f"/api/v1/scripts/{sid}", headers=h).status_code == 403
+    publish_now = dict(NEW_SCRIPT, publish=True)
+    assert app_client.post("/api/v1/scripts", json=publish_now, headers=h).status_code == 403
+    draft = app_client.post("/api/v1/scripts", json=NEW_SCRIPT, headers=h)
+    assert draft.status_code == 201
+    assert draft.json()["status"] == "draft"
+    publish = app_client.post(f"/api/v1/scripts/{draft.json()['id']}/publish", headers=h)
+    assert publish.status_code == 403
 
 
 def test_search_matches_question_variants_and_status_filter(app_client, demo_shop):
@@ -143,7 +149,9 @@ def test_search_matches_question_variants_and_status_filter(app_client, demo_sho
     drafts = app_client.get("/api/v1/scripts", params={"status": "draft"}).json()
     assert drafts["total"] == 0
     variables = app_client.get("/api/v1/scripts/variables").json()
-    assert {"name": "carrier", "label": "快递公司"} in variables
+    carrier = next(v for v in variables if v["name"] == "carrier")
+    assert (carrier["label"], carrier["type"], carrier["source"]) == ("快递公司", "text", "order")
+    assert next(v for v in variables if v["name"] == "amount")["type"] == "money"
 
 
 def test_scripts_of_another_shop_are_not_found(app_client, demo_shop, database_url):

@@ -4,7 +4,7 @@ names its bad rows, and a failed import changes nothing."""
 from __future__ import annotations
 
 import csv
-import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -56,7 +56,14 @@ def counts(database_url, shop_id) -> tuple[int, int]:
     return in_transaction(database_url, work)
 
 
-def write_csv(path: Path, rows: list[list[str]], header=transfer.COLUMNS) -> Path:
+BASE = 6  # script_id, title, category, status, answer, questions
+
+
+def write_csv(path: Path, rows: list[list[str]], header=None) -> Path:
+    """Rows of the six base columns are written under just those columns (the file then leaves
+    channel wordings and triggers alone); longer rows under all columns."""
+    if header is None:
+        header = transfer.COLUMNS if rows and len(rows[0]) > BASE else transfer.COLUMNS[:BASE]
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
@@ -88,7 +95,8 @@ def test_tricky_values_survive_both_formats(demo_shop, database_url, tmp_path, s
     assert import_file(database_url, shop_id, path)["created"] == 1
     exported = export(database_url, shop_id, tmp_path / f"out{suffix}")
     row = exported[-1]
-    assert row[1:] == ["0123", "售后/退换货", "published", answer, "问题一\n问题, 二\n=1+1"]
+    assert row[1:BASE] == ["0123", "售后/退换货", "published", answer, "问题一\n问题, 二\n=1+1"]
+    assert row[BASE:] == [""] * (len(transfer.COLUMNS) - BASE)
     assert import_file(database_url, shop_id, tmp_path / f"out{suffix}")["updated"] == 0
 
 
@@ -98,7 +106,8 @@ def test_import_creates_updates_and_changes_status(demo_shop, database_url, tmp_
     rows[0][1] = rows[0][1] + "（新）"
     rows[1][3] = "draft" if rows[1][3] == "published" else "published"
     rows[2][5] = rows[2][5] + "\n一个新的问法"
-    rows.append(["", "新话术", "咨询/发票", "draft", "发票会在{eta}前开好", "能开发票吗"])
+    new = ["", "新话术", "咨询/发票", "draft", "发票会在{eta}前开好", "能开发票吗"]
+    rows.append(new + [""] * (len(transfer.COLUMNS) - BASE))
     summary = import_file(database_url, shop_id, write_csv(tmp_path / "b.csv", rows))
     assert summary == {"created": 1, "updated": 3, "unchanged": len(rows) - 4}
     after = export(database_url, shop_id, tmp_path / "c.csv")
@@ -189,27 +198,73 @@ def test_unreadable_xlsx_and_unknown_extension_are_refused(demo_shop, database_u
         transfer.file_format(tmp_path / "a.json")
 
 
+def empty_shop(database_url) -> int:
+    """A new shop without any script (a fresh installation's library)."""
+    from xiaoer.shops.models import Shop
+
+    async def work(session):
+        shop = Shop(slug=f"empty-{uuid.uuid4().hex[:8]}", name="空店")
+        session.add(shop)
+        await session.flush()
+        return shop.id
+
+    return in_transaction(database_url, work)
+
+
+def full_row(i: int) -> list[str]:
+    """A new-script row using every column: channel wordings, B variants, triggers, statuses."""
+    status = ("draft", "review", "published")[i % 3]
+    wordings = [
+        f"B{i} {{order_no}}" if i % 4 == 0 else "",
+        f"您好，这里是店小二。第一步，核对订单 {{order_no}}；第二步，方案{i}。" if i % 2 else "",
+        "",
+        f"尊敬的{{customer_name}}：\n第{i}条邮件答复。\n此致" if i % 5 == 0 else "",
+        "",
+        f"公开回复 {i}，请私信我们" if i % 3 == 0 else "",
+        "",
+    ]
+    triggers = [
+        f"查物流{i % 9}" if i % 2 else "",
+        f"快递\n物流{i % 5}",
+        "VIP" if i % 7 == 0 else "",
+        "im\nphone" if i % 6 == 0 else "",
+        "anger\nnegative" if i % 8 == 0 else "",
+    ]
+    return [
+        "",
+        f"话术 {i}",
+        f"咨询/类{i % 7}",
+        status,
+        f"第{i}条答案 {{order_no}}\n第二行",
+        f"问法{i}\n问法{i}b",
+        *wordings,
+        *triggers,
+    ]
+
+
 @pytest.mark.slow
-def test_round_trip_of_5000_scripts(demo_shop, database_url, tmp_path):
+def test_round_trip_of_5000_scripts_also_into_an_empty_shop(demo_shop, database_url, tmp_path):
     shop_id = demo_shop.shop_id
-    new = [
-        ["", f"话术 {i}", f"咨询/类{i % 7}", "published" if i % 2 else "draft",
-         f"第{i}条答案 {{order_no}}\n第二行", f"问法{i}\n问法{i}b"]
-        for i in range(5000)
-    ]  # fmt: skip
-    started = time.monotonic()
-    assert (
-        import_file(database_url, shop_id, write_csv(tmp_path / "new.csv", new))["created"] == 5000
-    )
+    new = [full_row(i) for i in range(5000)]
+    created = import_file(database_url, shop_id, write_csv(tmp_path / "new.csv", new))
+    assert created["created"] == 5000
     first = export(database_url, shop_id, tmp_path / "a.xlsx")
     assert len(first) >= 5000
+    assert [r[1:] for r in first[-5000:]] == [r[1:] for r in new]
     assert import_file(database_url, shop_id, tmp_path / "a.xlsx") == {
         "created": 0,
         "updated": 0,
         "unchanged": len(first),
     }
     assert export(database_url, shop_id, tmp_path / "b.csv") == first
-    assert time.monotonic() - started < 120
+
+    # A new installation: the ids in the file are not this shop's, every row is created.
+    target = empty_shop(database_url)
+    restored = import_file(database_url, target, tmp_path / "b.csv")
+    assert restored == {"created": len(first), "updated": 0, "unchanged": 0}
+    again = export(database_url, target, tmp_path / "c.xlsx")
+    assert [r[1:] for r in again] == [r[1:] for r in first]
+    assert {r[0] for r in again}.isdisjoint({r[0] for r in first})
 
 
 def test_service_validators_match_the_import(demo_shop, database_url, tmp_path):
@@ -222,3 +277,92 @@ def test_service_validators_match_the_import(demo_shop, database_url, tmp_path):
         return [(s.title, s.category, s.answer, str(s.status)) for s in scripts]
 
     assert ("t", "a/b", "{carrier}", "draft") in in_transaction(database_url, newest)
+
+
+def test_wordings_triggers_and_review_status_round_trip(demo_shop, database_url, tmp_path):
+    shop_id = demo_shop.shop_id
+    rows = [full_row(i) for i in range(12)]
+    assert import_file(database_url, shop_id, write_csv(tmp_path / "a.csv", rows))["created"] == 12
+    exported = export(database_url, shop_id, tmp_path / "b.xlsx")
+    assert [r[1:] for r in exported[-12:]] == [r[1:] for r in rows]
+    statuses = [r[3] for r in exported[-12:]]
+    assert statuses.count("review") == 4
+
+    async def published_versions(session):
+        from xiaoer.knowledge.models import ScriptVersion
+
+        ids = [int(r[0]) for r in exported[-12:] if r[3] == "published"]
+        found = await session.scalars(
+            select(ScriptVersion.script_id).where(ScriptVersion.script_id.in_(ids))
+        )
+        return ids, sorted(found)
+
+    ids, with_version = in_transaction(database_url, published_versions)
+    assert sorted(ids) == with_version  # imported published rows went through publishing
+
+
+def test_a_file_without_the_new_columns_leaves_wordings_and_triggers_alone(
+    demo_shop, database_url, tmp_path
+):
+    shop_id = demo_shop.shop_id
+    import_file(database_url, shop_id, write_csv(tmp_path / "a.csv", [full_row(6)]))
+    full = export(database_url, shop_id, tmp_path / "b.csv")[-1]
+    assert full[transfer.COLUMNS.index("answer_social")]
+    assert full[transfer.COLUMNS.index("channels")] == "im\nphone"
+    base_only = [full[:BASE]]
+    base_only[0][1] = "只改标题"
+    summary = import_file(database_url, shop_id, write_csv(tmp_path / "c.csv", base_only))
+    assert summary["updated"] == 1
+    after = export(database_url, shop_id, tmp_path / "d.csv")[-1]
+    assert after[1] == "只改标题"
+    assert after[BASE:] == full[BASE:]
+    # With the columns present but empty, they are cleared.
+    cleared = [full[:BASE] + [""] * (len(transfer.COLUMNS) - BASE)]
+    import_file(database_url, shop_id, write_csv(tmp_path / "e.csv", cleared))
+    assert export(database_url, shop_id, tmp_path / "f.csv")[-1][BASE:] == [""] * (
+        len(transfer.COLUMNS) - BASE
+    )
+
+
+def test_bad_wording_and_trigger_cells_name_row_and_column(demo_shop, database_url, tmp_path):
+    rows = [full_row(i) for i in range(4)]
+    rows[1][transfer.COLUMNS.index("answer_phone")] = "您好 {coupon}"
+    rows[2][transfer.COLUMNS.index("emotions")] = "furious"
+    rows[3][transfer.COLUMNS.index("channels")] = "fax"
+    path = write_csv(tmp_path / "bad.csv", rows)
+    failed = assert_fails_without_change(
+        database_url,
+        demo_shop.shop_id,
+        path,
+        "row 3: answer_phone: unknown variable {coupon}",
+        "row 4: emotions: unknown emotion 'furious'",
+        "row 5: channels: unknown channel 'fax'",
+    )
+    assert [row for row, _ in failed.errors] == [3, 4, 5]
+
+
+def test_review_of_an_unchanged_published_script_is_a_bad_row(demo_shop, database_url, tmp_path):
+    rows = export(database_url, demo_shop.shop_id, tmp_path / "a.csv")
+    assert rows[0][3] == "published"
+    rows[0][3] = "review"
+    path = write_csv(tmp_path / "b.csv", rows)
+    assert_fails_without_change(database_url, demo_shop.shop_id, path, "row 2: script_id")
+    rows[0][4] = rows[0][4] + "（修订）"
+    assert import_file(database_url, demo_shop.shop_id, write_csv(tmp_path / "c.csv", rows)) == {
+        "created": 0,
+        "updated": 1,
+        "unchanged": len(rows) - 1,
+    }
+    after = export(database_url, demo_shop.shop_id, tmp_path / "d.csv")
+    assert after[0][3] == "review"
+    # Back to draft from review, and the published version still serves behind the draft.
+    rows[0][3] = "draft"
+    import_file(database_url, demo_shop.shop_id, write_csv(tmp_path / "e.csv", rows))
+    assert export(database_url, demo_shop.shop_id, tmp_path / "f.csv")[0][3] == "draft"
+
+    async def served(session):
+        from xiaoer.knowledge.library import list_published
+
+        return {s.id for s in await list_published(session, shop_id=demo_shop.shop_id)}
+
+    assert int(rows[0][0]) in in_transaction(database_url, served)

@@ -40,8 +40,10 @@ def training_questions(script: PublishedScript) -> list[str]:
 
 
 def build_library(version: str, scripts: list[PublishedScript]) -> ShopLibrary:
-    """Synchronous: trains the matcher (call it in a thread)."""
-    pairs = [(str(s.id), training_questions(s)) for s in scripts if s.questions]
+    """Synchronous: trains the matcher (call it in a thread). Agent-only scripts stay out of
+    it: the bot never answers with them, and their emotional wording would only blur the
+    matcher's calibration; the assist panel serves them from `scripts`."""
+    pairs = [(str(s.id), training_questions(s)) for s in scripts if s.questions and s.bot_enabled]
     matcher = ScriptMatcher.build(pairs) if pairs else None
     return ShopLibrary(version=version, matcher=matcher, scripts={s.id: s for s in scripts})
 

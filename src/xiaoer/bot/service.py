@@ -439,6 +439,10 @@ async def suggest(
         order = (
             await _find_order(session, shop_id=shop_id, entities=entities, customer_id=customer_id)
         ).order
+    # One set of values for every candidate: no database work per suggestion.
+    values = {"customer_name": (customer.name if customer is not None else "") or "亲"}
+    if order is not None:
+        values.update(commerce.order_variables(order, await _shop_timezone(session, shop_id)))
     out: list[Suggestion] = []
     wanted = max(k, candidates or k)
     for match in library.matcher.search(matching_text(text, entities), k=wanted + 2):
@@ -448,14 +452,6 @@ async def suggest(
         ):
             continue
         variant, template = script.choose(channel, customer_id)
-        values, _, _, _ = await _fill(
-            session,
-            shop_id=shop_id,
-            template=template,
-            entities=entities,
-            customer=customer,
-            order=order,
-        )
         out.append(
             Suggestion(
                 script_id=script.id,

@@ -18,6 +18,7 @@ class DemoScript:
     # Other channels' wordings and B variants: {(channel, variant): body}.
     answers: dict[tuple[str, str], str] = field(default_factory=dict)
     triggers: dict[str, Any] = field(default_factory=dict)
+    bot_enabled: bool = True
 
 
 def _s(category: str, title: str, answer: str, *questions: str) -> DemoScript:
@@ -35,11 +36,11 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
         "快递到哪里了啊",
         "物流信息查一下",
         "我买的东西到哪了",
-        "查下我的订单物流",
         "我的件走到哪了",
         "麻烦看下快递进度",
         "我的订单到哪了",
         "订单物流到哪一步了",
+        "快递单号到哪了",
     ),
     _s(
         "咨询/物流",
@@ -937,6 +938,7 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
             ): "尊敬的{customer_name}：您好！非常抱歉给您带来不愉快的购物体验。您反映的问题我们已记录并优先处理，核实后将按您的意愿为您办理退款、补发或换货，相关费用由我们承担。我们会在 24 小时内邮件回复您处理进度。",
         },
         triggers={"emotions": ["negative"]},
+        bot_enabled=False,
     ),
     DemoScript(
         "投诉/情绪安抚",
@@ -952,6 +954,7 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
             "等得我花都谢了",
         ),
         triggers={"emotions": ["negative"]},
+        bot_enabled=False,
     ),
     DemoScript(
         "投诉/情绪安抚",
@@ -966,6 +969,7 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
             "上次说给我处理的怎么没动静",
         ),
         triggers={"emotions": ["negative"]},
+        bot_enabled=False,
     ),
     DemoScript(
         "投诉/情绪安抚",
@@ -985,6 +989,7 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
             ): "您好，真的很抱歉让您这么失望，您的意见我们非常重视。我马上为您核实订单，确认问题后为您免费换货或者全额退款，另外补偿您 20 元无门槛券，处理进度我会打电话通知您。",
         },
         triggers={"emotions": ["negative"]},
+        bot_enabled=False,
     ),
     DemoScript(
         "投诉/情绪安抚",
@@ -999,6 +1004,7 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
             "真的很急帮帮我",
         ),
         triggers={"emotions": ["negative"]},
+        bot_enabled=False,
     ),
     DemoScript(
         "投诉/情绪安抚",
@@ -1013,6 +1019,7 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
             "对你们家彻底失望",
         ),
         triggers={"emotions": ["negative"]},
+        bot_enabled=False,
     ),
     # ------------------------------------------------------------------ 支付
     _s(

@@ -389,6 +389,7 @@ async def seed_demo_shop(
             "category": s.category,
             "answer": s.answer,
             "triggers": s.triggers,
+            "bot_enabled": s.bot_enabled,
             "status": ScriptStatus.published,
             "published_version": 1,
             "published_at": now,
@@ -429,6 +430,7 @@ async def seed_demo_shop(
                     for (c, v), b in sorted(s.answers.items())
                 ],
                 "triggers": s.triggers,
+                "bot_enabled": s.bot_enabled,
                 "questions": list(s.questions),
             },
             "note": "demo",

@@ -58,6 +58,7 @@ class PublishedScript:
     answers: dict[tuple[str, str], str] = field(default_factory=dict)
     triggers: dict[str, Any] = field(default_factory=dict)
     ab_split: float | None = None
+    bot_enabled: bool = True  # False: agents only, never the bot's answer
 
     @property
     def kind(self) -> str | None:
@@ -116,6 +117,7 @@ def version_content(script: Script) -> dict[str, Any]:
             for a in sorted(script.answers, key=lambda a: (str(a.channel), a.variant))
         ],
         "triggers": dict(script.triggers or {}),
+        "bot_enabled": bool(script.bot_enabled is not False),
         "questions": [q.text for q in script.questions],
     }
 
@@ -135,6 +137,7 @@ def published_from(
         },
         triggers=dict(content.get("triggers") or {}),
         ab_split=ab_split,
+        bot_enabled=bool(content.get("bot_enabled", True)),
     )
 
 
@@ -159,12 +162,11 @@ async def list_published(session: AsyncSession, *, shop_id: int) -> list[Publish
 
 
 async def library_version(session: AsyncSession, *, shop_id: int) -> str:
-    """Changes whenever what is served changes; one aggregate query on indexed columns."""
-    count, id_sum, newest = (
-        await session.execute(
-            select(func.count(Script.id), func.sum(Script.id), func.max(Script.published_at)).where(
-                Script.shop_id == shop_id, _SERVED
-            )
-        )
-    ).one()
-    return f"{count}:{id_sum or 0}:{newest}"
+    """Changes whenever what is served changes. Every such change (publish, rollback, withdraw,
+    retire, A/B split) stamps `Script.published_at` with the current time, so the newest stamp
+    over all the shop's scripts is the version: one index seek on (shop_id, published_at),
+    cheap enough to check on every message."""
+    newest = await session.scalar(
+        select(func.max(Script.published_at)).where(Script.shop_id == shop_id)
+    )
+    return str(newest)

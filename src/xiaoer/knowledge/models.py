@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin, utcnow
@@ -38,12 +38,15 @@ class Script(IdMixin, CreatedAtMixin, Base):
     "emotions": [...]}` (an empty or missing list means "any")."""
 
     __tablename__ = "script"
+    __table_args__ = (Index("ix_script_shop_published_at", "shop_id", "published_at"),)
 
     shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shop.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(100), default="")
     answer: Mapped[str] = mapped_column(Text)
     triggers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # False: for agents only (e.g. the calming pack); the bot never answers with it.
+    bot_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     status: Mapped[ScriptStatus] = mapped_column(
         Enum(ScriptStatus, native_enum=False, length=20), default=ScriptStatus.draft
     )

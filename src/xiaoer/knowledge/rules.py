@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.audit import service as audit
+from xiaoer.audit.service import Actor
 from xiaoer.errors import InvalidInput
 from xiaoer.knowledge.compliance import DEFAULT_RULES, ROLES, Rule
 from xiaoer.shops.models import Shop
@@ -21,18 +23,37 @@ from xiaoer.shops.models import Shop
 SEVERITIES: tuple[str, ...] = ("block", "warn", "off")
 RULE_IDS: tuple[str, ...] = tuple(r.id for r in DEFAULT_RULES)
 MAX_EXTRA_PHRASES = 200
+MAX_LIMIT_CENTS = 100_000_000
+# Rule kinds whose phrase list a shop may extend.
+PHRASE_KINDS: tuple[str, ...] = ("phrases", "required")
 
 
 def clean_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validated lint settings (raises InvalidInput naming the bad part)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("lint settings are an object with rules and limits_cents")
+    raw_rules = raw.get("rules") or {}
+    raw_limits = raw.get("limits_cents") or {}
+    if not isinstance(raw_rules, Mapping) or not isinstance(raw_limits, Mapping):
+        raise InvalidInput("rules and limits_cents are objects keyed by rule id and role")
     rules: dict[str, dict[str, Any]] = {}
-    for rule_id, change in dict(raw.get("rules") or {}).items():
+    by_id = {r.id: r for r in DEFAULT_RULES}
+    for rule_id, change in raw_rules.items():
         if rule_id not in RULE_IDS:
             raise InvalidInput(f"unknown lint rule {rule_id!r}", code="unknown_rule")
+        if not isinstance(change, Mapping):
+            raise InvalidInput(f"the change of rule {rule_id} is an object")
         severity = change.get("severity")
         if severity is not None and severity not in SEVERITIES:
             raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
-        phrases = [str(p).strip()[:50] for p in change.get("phrases") or [] if str(p).strip()]
+        raw_phrases = change.get("phrases") or []
+        if isinstance(raw_phrases, str):
+            raw_phrases = raw_phrases.splitlines()
+        if not isinstance(raw_phrases, list):
+            raise InvalidInput("extra phrases are a list of strings")
+        phrases = [str(p).strip()[:50] for p in raw_phrases if str(p).strip()]
+        if phrases and by_id[rule_id].kind not in PHRASE_KINDS:
+            raise InvalidInput(f"rule {rule_id} does not take extra phrases")
         if len(phrases) > MAX_EXTRA_PHRASES:
             raise InvalidInput(f"at most {MAX_EXTRA_PHRASES} extra phrases per rule")
         entry: dict[str, Any] = {}
@@ -43,15 +64,19 @@ def clean_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
         if entry:
             rules[rule_id] = entry
     limits: dict[str, int] = {}
-    for role, cents in dict(raw.get("limits_cents") or {}).items():
+    for role, cents in raw_limits.items():
         if role not in ROLES:
             raise InvalidInput(f"unknown role {role!r}")
+        if cents is None or cents == "":
+            continue
         try:
+            if isinstance(cents, bool) or (isinstance(cents, float) and not cents.is_integer()):
+                raise ValueError
             value = int(cents)
         except (TypeError, ValueError):
             raise InvalidInput("a compensation limit is a whole number of cents") from None
-        if value < 0:
-            raise InvalidInput("a compensation limit cannot be negative")
+        if value < 0 or value > MAX_LIMIT_CENTS:
+            raise InvalidInput("a compensation limit is between 0 and 1,000,000 yuan")
         limits[role] = value
     out: dict[str, Any] = {}
     if rules:
@@ -85,3 +110,65 @@ def build_rules(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
 async def shop_rules(session: AsyncSession, *, shop_id: int) -> tuple[Rule, ...]:
     shop = await session.get(Shop, shop_id)
     return build_rules((shop.settings or {}).get("lint") if shop is not None else None)
+
+
+def shop_settings(shop: Shop | None) -> dict[str, Any]:
+    return dict(((shop.settings or {}).get("lint") or {}) if shop is not None else {})
+
+
+def describe(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The rule set for the configuration page and API: each default rule with the shop's
+    severity and extra phrases, and the compensation limits per role."""
+    settings = settings or {}
+    changes = settings.get("rules") or {}
+    limits = settings.get("limits_cents") or {}
+    out = []
+    for rule in DEFAULT_RULES:
+        change = changes.get(rule.id) or {}
+        out.append(
+            {
+                "id": rule.id,
+                "kind": rule.kind,
+                "default_severity": rule.severity,
+                "severity": change.get("severity") or rule.severity,
+                "message": rule.message,
+                "suggestion": rule.suggestion,
+                "categories": sorted(rule.categories) if rule.categories is not None else None,
+                "angry_only": rule.angry_only,
+                "phrases": list(rule.phrases),
+                "extra_phrases": list(change.get("phrases") or []),
+                "accepts_phrases": rule.kind in PHRASE_KINDS,
+            }
+        )
+    defaults = next((dict(r.limits_cents) for r in DEFAULT_RULES if r.kind == "compensation"), {})
+    return {
+        "rules": out,
+        "limits_cents": {role: limits.get(role, defaults.get(role)) for role in ROLES},
+        "default_limits_cents": {role: defaults.get(role) for role in ROLES},
+    }
+
+
+async def update_settings(
+    session: AsyncSession, *, shop_id: int, actor: Actor, raw: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Replaces the shop's lint settings with the validated `raw`; audited when it changes."""
+    cleaned = clean_settings(raw)
+    shop = await session.get(Shop, shop_id)
+    if shop is None:
+        raise InvalidInput("unknown shop")
+    before = shop_settings(shop)
+    if cleaned != before:
+        # A new dict, so the JSON column is seen as changed.
+        shop.settings = {**(shop.settings or {}), "lint": cleaned}
+        await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action="lint_rules.updated",
+            entity_type="shop",
+            entity_id=shop_id,
+            before={"lint": before},
+            after={"lint": cleaned},
+            shop_id=shop_id,
+        )
+    return cleaned

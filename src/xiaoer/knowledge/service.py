@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -17,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
-from xiaoer.commerce.service import CUSTOMER_VARIABLES, ORDER_VARIABLES, VARIABLE_LABELS
 from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
+from xiaoer.knowledge import compliance, rules, structure, variables
+from xiaoer.knowledge.categories import category_kind
 from xiaoer.knowledge.library import CHANNELS, VARIANTS, version_content
 from xiaoer.knowledge.models import (
     Channel,
@@ -30,7 +32,7 @@ from xiaoer.knowledge.models import (
     ScriptVersion,
 )
 
-KNOWN_VARIABLES: tuple[str, ...] = ORDER_VARIABLES + CUSTOMER_VARIABLES
+KNOWN_VARIABLES: tuple[str, ...] = variables.KNOWN_VARIABLES
 MAX_TITLE = 200
 MAX_CATEGORY = 100
 MAX_ANSWER = 4000
@@ -58,7 +60,8 @@ def answer_variables(answer: str) -> list[str]:
 
 
 def variable_help() -> list[dict[str, str]]:
-    return [{"name": n, "label": VARIABLE_LABELS.get(n, n)} for n in KNOWN_VARIABLES]
+    """Every known variable: name, label, type, source and an example value."""
+    return [v.public() for v in variables.VARIABLES]
 
 
 def clean_title(title: str) -> str:
@@ -83,7 +86,7 @@ def clean_answer(answer: str) -> str:
         raise InvalidInput("answer is required", code="answer_required")
     if len(answer) > MAX_ANSWER:
         raise InvalidInput(f"answer is longer than {MAX_ANSWER} characters")
-    unknown = [v for v in answer_variables(answer) if v not in KNOWN_VARIABLES]
+    unknown = variables.unknown(answer_variables(answer))
     if unknown:
         raise UnknownVariable(unknown)
     return answer
@@ -490,3 +493,176 @@ async def delete_script(session: AsyncSession, *, script: Script, actor: Actor) 
     await _set_status(
         session, script=script, actor=actor, status=ScriptStatus.retired, action="script.deleted"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Compliance and structure of a script's answers
+
+
+def lint_role(user_role: str) -> str:
+    """The compensation-limit role of a staff member: admins write with supervisor rights."""
+    return "agent" if str(user_role) == "agent" else "supervisor"
+
+
+def answer_texts(script: Script) -> list[tuple[str, str, str]]:
+    """(channel, variant, body) of every wording, the default (im, A) first."""
+    others = sorted(
+        ((str(a.channel), a.variant, a.body) for a in script.answers),
+        key=lambda t: (CHANNELS.index(t[0]), t[1]),
+    )
+    return [("im", "A", script.answer), *others]
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """The lint findings and structure parts of one wording."""
+
+    channel: str
+    variant: str
+    body: str
+    result: compliance.LintResult
+    parts: list[structure.Part]
+
+    @property
+    def blocked(self) -> bool:
+        return self.result.blocked
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "variant": self.variant,
+            "blocked": self.result.blocked,
+            "findings": [f.public() for f in self.result.findings],
+            "structure": [p.public() for p in self.parts],
+        }
+
+
+def check_text(
+    body: str,
+    *,
+    category: str | None,
+    role: str,
+    rule_set: Sequence[compliance.Rule],
+    channel: str = "im",
+    variant: str = "A",
+) -> AnswerCheck:
+    kind = category_kind(category)
+    return AnswerCheck(
+        channel=channel,
+        variant=variant,
+        body=body,
+        result=compliance.lint(body, category=kind, role=role, rules=rule_set),
+        parts=structure.analyse(body, kind),
+    )
+
+
+async def check_script(session: AsyncSession, *, script: Script, role: str) -> list[AnswerCheck]:
+    """Every wording of the working copy linted with the shop's rules, as `role` would send it."""
+    rule_set = await rules.shop_rules(session, shop_id=script.shop_id)
+    return [
+        check_text(
+            body, category=script.category, role=role, rule_set=rule_set, channel=c, variant=v
+        )
+        for c, v, body in answer_texts(script)
+    ]
+
+
+class LintBlocked(InvalidInput):
+    """Publishing refused: some wording has a blocking compliance finding."""
+
+    def __init__(self, checks: list[AnswerCheck]) -> None:
+        lines = []
+        for check in checks:
+            for f in check.result.findings:
+                if f.severity != "block":
+                    continue
+                where = f"“{check.body[f.start : f.end]}”" if f.end > f.start else "—"
+                lines.append(f"[{check.channel}/{check.variant}] {f.rule} {where}: {f.message}")
+        super().__init__(
+            "cannot publish, blocking compliance findings: " + "; ".join(lines),
+            code="lint_blocked",
+        )
+        self.checks = checks
+
+
+async def publish_checked(
+    session: AsyncSession, *, script: Script, actor: Actor, role: str, note: str = ""
+) -> Script:
+    """Publishing from the editor and the API: refused (nothing changes) while any wording has
+    a blocking finding under the shop's rules."""
+    blocked = [c for c in await check_script(session, script=script, role=role) if c.blocked]
+    if blocked:
+        raise LintBlocked(blocked)
+    return await publish_script(session, script=script, actor=actor, note=note)
+
+
+# ---------------------------------------------------------------------------------------------
+# Editor helpers: the shop's categories, demo orders and the preview
+
+
+async def shop_categories(session: AsyncSession, *, shop_id: int) -> list[str]:
+    """Category paths in use by the shop's live scripts."""
+    rows = await session.scalars(
+        select(Script.category)
+        .where(Script.shop_id == shop_id, Script.status != ScriptStatus.retired)
+        .distinct()
+    )
+    return sorted(c for c in rows if c)
+
+
+async def recent_orders(session: AsyncSession, *, shop_id: int, limit: int = 20) -> list[Any]:
+    """Demo orders for the preview's order picker, with their customer's name: the newest order
+    of each status first (so every kind of order can be tried), then the newest others."""
+    from xiaoer.commerce.models import Order
+    from xiaoer.customers.models import Customer
+
+    def newest() -> Any:
+        return (
+            select(Order, Customer.name)
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Order.shop_id == shop_id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+        )
+
+    statuses = await session.scalars(
+        select(Order.status).where(Order.shop_id == shop_id).distinct().order_by(Order.status)
+    )
+    picked: dict[int, tuple[Any, str]] = {}
+    for status in list(statuses)[:limit]:
+        row = (await session.execute(newest().where(Order.status == status).limit(1))).first()
+        if row is not None:
+            picked[row[0].id] = (row[0], row[1])
+    for order, name in await session.execute(newest().limit(limit)):
+        if len(picked) >= limit:
+            break
+        picked.setdefault(order.id, (order, name))
+    return list(picked.values())
+
+
+async def preview_answer(
+    session: AsyncSession, *, shop_id: int, template: str, order_no: str | None = None
+) -> dict[str, Any]:
+    """`template` filled as the bot fills it, with the values of the shop's order `order_no`;
+    a value that stays unknown (no order chosen) shows as 【label】."""
+    from xiaoer.bot.service import render_answer
+    from xiaoer.commerce import service as commerce
+    from xiaoer.customers.models import Customer
+    from xiaoer.shops.models import Shop
+
+    values: dict[str, str] = {}
+    order = None
+    if order_no and order_no.strip():
+        order = await commerce.find_order(session, shop_id=shop_id, order_no=order_no)
+        if order is None:
+            raise NotFound(f"order {order_no.strip()} not found")
+        shop = await session.get(Shop, shop_id)
+        values.update(commerce.order_variables(order, shop.timezone if shop else "Asia/Shanghai"))
+        customer = await session.get(Customer, order.customer_id)
+        values["customer_name"] = (customer.name if customer is not None else "") or "亲"
+    used = answer_variables(template)
+    return {
+        "text": render_answer(template, values, placeholder=True),
+        "order_no": order.order_no if order is not None else None,
+        "variables": used,
+        "missing": [name for name in used if name not in values],
+    }

@@ -2,14 +2,17 @@
 docs/scripts-import-export.md for the columns).
 
 Import validates every row before it changes anything and then applies the rows through
-`service.create_script` / `update_script` / `publish_script` / `unpublish_script`, so each change
-is audited. It never commits: the caller's transaction makes a failed import leave no trace.
-Export followed by import changes nothing, and export → import → export gives the same file data.
+`service.create_script` / `update_script` / `submit_for_review` / `publish_script` /
+`unpublish_script`, so each change is audited and every published row has a version. It never
+commits: the caller's transaction makes a failed import leave no trace. Export followed by
+import changes nothing, export → import → export gives the same file data, and so does
+export → import into a shop with an empty library → export (apart from the new script ids).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -23,11 +26,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.audit.service import Actor
 from xiaoer.errors import DomainError, InvalidInput
 from xiaoer.knowledge import service
+from xiaoer.knowledge.library import version_content
 from xiaoer.knowledge.models import Script, ScriptStatus
 
-COLUMNS: tuple[str, ...] = ("script_id", "title", "category", "status", "answer", "questions")
+# Channel wordings and B variants besides `answer` (the IM wording, variant A).
+ANSWER_COLUMNS: dict[str, tuple[str, str]] = {
+    "answer_im_b": ("im", "B"),
+    "answer_phone": ("phone", "A"),
+    "answer_phone_b": ("phone", "B"),
+    "answer_email": ("email", "A"),
+    "answer_email_b": ("email", "B"),
+    "answer_social": ("social", "A"),
+    "answer_social_b": ("social", "B"),
+}
+TRIGGER_COLUMNS: tuple[str, ...] = service.TRIGGER_KEYS
+COLUMNS: tuple[str, ...] = (
+    *("script_id", "title", "category", "status", "answer", "questions"),
+    *ANSWER_COLUMNS,
+    *TRIGGER_COLUMNS,
+)
 REQUIRED_COLUMNS: tuple[str, ...] = ("title", "answer", "questions")
-STATUSES: tuple[str, ...] = (ScriptStatus.draft.value, ScriptStatus.published.value)
+STATUSES: tuple[str, ...] = (
+    ScriptStatus.draft.value,
+    ScriptStatus.review.value,
+    ScriptStatus.published.value,
+)
 FORMATS: tuple[str, ...] = (".csv", ".xlsx")
 MAX_REPORTED_ERRORS = 20
 
@@ -68,6 +91,10 @@ class ScriptRow:
     status: ScriptStatus
     answer: str
     questions: list[str] = field(default_factory=list)
+    # Only the columns the file has: a missing column leaves that part of a script as it is.
+    answers: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    triggers: dict[str, list[str]] = field(default_factory=dict)
+    trigger_columns: tuple[str, ...] = ()
 
 
 def file_format(path: Path) -> str:
@@ -99,6 +126,8 @@ def _xlsx_unescape(text: str) -> str:
 
 
 def _export_row(script: Script) -> list[Any]:
+    wordings = {(str(a.channel), a.variant): a.body for a in script.answers}
+    triggers = script.triggers or {}
     return [
         script.id,
         script.title,
@@ -106,6 +135,8 @@ def _export_row(script: Script) -> list[Any]:
         str(script.status),
         script.answer,
         "\n".join(q.text for q in script.questions),
+        *(wordings.get(key, "") for key in ANSWER_COLUMNS.values()),
+        *("\n".join(triggers.get(key) or ()) for key in TRIGGER_COLUMNS),
     ]
 
 
@@ -240,6 +271,18 @@ def _parse_row(
         questions = service.clean_questions(get("questions").splitlines())
     except DomainError as exc:
         return None, exc.message
+    answers: dict[tuple[str, str], str | None] = {}
+    triggers: dict[str, list[str]] = {}
+    column = ""
+    try:
+        for column, key in ANSWER_COLUMNS.items():
+            if column in index:
+                answers.update(service.clean_answers({key: get(column)}))
+        for column in TRIGGER_COLUMNS:
+            if column in index:
+                triggers.update(service.clean_triggers({column: get(column)}))
+    except DomainError as exc:
+        return None, f"{column}: {exc.message}"
     return (
         ScriptRow(
             row=number,
@@ -249,6 +292,9 @@ def _parse_row(
             status=ScriptStatus(status_text),
             answer=answer,
             questions=questions,
+            answers=answers,
+            triggers=triggers,
+            trigger_columns=tuple(c for c in TRIGGER_COLUMNS if c in index),
         ),
         None,
     )
@@ -286,6 +332,37 @@ def parse_file(path: Path) -> list[ScriptRow]:
     return parsed
 
 
+def _merged_triggers(script: Script, row: ScriptRow) -> dict[str, list[str]] | None:
+    """The script's triggers with the file's trigger columns applied (None: the file has none)."""
+    if not row.trigger_columns:
+        return None
+    kept = {k: v for k, v in (script.triggers or {}).items() if k not in row.trigger_columns}
+    return {**kept, **row.triggers}
+
+
+def _changes_content(script: Script, row: ScriptRow) -> bool:
+    """Whether applying the row would change the script's versioned content."""
+    current = version_content(script)
+    wordings = {(a["channel"], a["variant"]): a["body"] for a in current["answers"]}
+    for key, body in row.answers.items():
+        if body is None:
+            wordings.pop(key, None)
+        else:
+            wordings[key] = body
+    merged = _merged_triggers(script, row)
+    wanted = {
+        "title": row.title,
+        "category": row.category,
+        "answer": row.answer,
+        "answers": [
+            {"channel": c, "variant": v, "body": b} for (c, v), b in sorted(wordings.items())
+        ],
+        "triggers": merged if merged is not None else current["triggers"],
+        "questions": row.questions,
+    }
+    return wanted != current
+
+
 async def import_rows(
     session: AsyncSession,
     *,
@@ -295,25 +372,37 @@ async def import_rows(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Applies validated rows: an empty script_id creates, a known one updates. A script_id that
-    is not one of the shop's live scripts fails the whole import before anything changes."""
+    is not one of the shop's live scripts fails the whole import before anything changes, except
+    in a shop whose library is empty (a new installation): there every row is created, since
+    ids belong to the installation the file came from."""
     existing = {
         s.id: s
         for s in await session.scalars(
             select(Script).where(Script.shop_id == shop_id, Script.status != ScriptStatus.retired)
         )
     }
-    unknown = [
+    if not existing:
+        rows = [dataclasses.replace(r, script_id=None) for r in rows]
+    errors = [
         (r.row, f"script_id {r.script_id} is not a script of this shop")
         for r in rows
         if r.script_id is not None and r.script_id not in existing
     ]
-    if unknown:
-        raise ImportFailed(unknown)
+    errors += [
+        (r.row, f"script_id {r.script_id} is published and unchanged: nothing to review")
+        for r in rows
+        if r.script_id in existing
+        and r.status == ScriptStatus.review
+        and existing[r.script_id].status == ScriptStatus.published
+        and not _changes_content(existing[r.script_id], r)
+    ]
+    if errors:
+        raise ImportFailed(sorted(errors))
     summary = ImportSummary()
     total = len(rows)
     for done, row in enumerate(rows, 1):
         if row.script_id is None:
-            await service.create_script(
+            script = await service.create_script(
                 session,
                 shop_id=shop_id,
                 actor=actor,
@@ -321,8 +410,12 @@ async def import_rows(
                 category=row.category,
                 answer=row.answer,
                 questions=row.questions,
+                answers=row.answers,
+                triggers=row.triggers,
                 publish=row.status == ScriptStatus.published,
             )
+            if row.status == ScriptStatus.review:
+                await service.submit_for_review(session, script=script, actor=actor)
             summary.created += 1
         else:
             script = existing[row.script_id]
@@ -335,11 +428,10 @@ async def import_rows(
                 category=row.category,
                 answer=row.answer,
                 questions=row.questions,
+                answers=row.answers or None,
+                triggers=_merged_triggers(script, row),
             )
-            if row.status == ScriptStatus.published:
-                await service.publish_script(session, script=script, actor=actor)
-            else:
-                await service.unpublish_script(session, script=script, actor=actor)
+            await _apply_status(session, script=script, actor=actor, status=row.status)
             if service.snapshot(script) == before:
                 summary.unchanged += 1
             else:
@@ -347,6 +439,22 @@ async def import_rows(
         if progress:
             progress(done, total)
     return summary
+
+
+async def _apply_status(
+    session: AsyncSession, *, script: Script, actor: Actor, status: ScriptStatus
+) -> None:
+    """Moves an updated script to the row's status. "draft" withdraws a published script but
+    keeps a published version serving behind a draft that is being edited."""
+    if status == ScriptStatus.published:
+        await service.publish_script(session, script=script, actor=actor)
+    elif status == ScriptStatus.review:
+        if script.status == ScriptStatus.draft:
+            await service.submit_for_review(session, script=script, actor=actor)
+    elif script.status == ScriptStatus.published:
+        await service.unpublish_script(session, script=script, actor=actor)
+    elif script.status == ScriptStatus.review:
+        await service.return_to_draft(session, script=script, actor=actor)
 
 
 async def import_library(

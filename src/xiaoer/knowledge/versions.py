@@ -82,9 +82,7 @@ async def diff(
     return diff_contents(before, after)
 
 
-async def rollback(
-    session: AsyncSession, *, script: Script, actor: Actor, version: int
-) -> Script:
+async def rollback(session: AsyncSession, *, script: Script, actor: Actor, version: int) -> Script:
     """Serves version `version` again, as a new version."""
     old = (await get_version(session, script_id=script.id, version=version)).content
     answers = {(a["channel"], a["variant"]): a["body"] for a in old.get("answers") or []}
@@ -103,3 +101,28 @@ async def rollback(
     return await service.publish_script(
         session, script=script, actor=actor, note=f"rollback to v{version}"
     )
+
+
+async def history(session: AsyncSession, *, script: Script) -> list[dict[str, Any]]:
+    """Newest first: each version with who published it and whether it is the one served."""
+    from xiaoer.auth.models import User
+
+    rows = await session.execute(
+        select(ScriptVersion, User.display_name, User.username)
+        .outerjoin(User, User.id == ScriptVersion.published_by_id)
+        .where(ScriptVersion.script_id == script.id)
+        .order_by(ScriptVersion.version.desc())
+    )
+    return [
+        {
+            "version": v.version,
+            "published_at": v.created_at,
+            "published_by": (f"{display} ({username})" if display else username)
+            if username
+            else None,
+            "note": v.note,
+            "serving": v.version == script.published_version,
+            "content": v.content,
+        }
+        for v, display, username in rows
+    ]
