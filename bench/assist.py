@@ -198,7 +198,7 @@ async def _suggest(messages: int) -> bool:
     rng = random.Random(7)
     t0 = time.perf_counter()
     async with transaction(sessions) as session:
-        shop = await seed_demo_shop(session, slug="bench")
+        shop = await seed_demo_shop(session, slug="bench", history=False)
         # Replace the demo library with the generated one: 5,000 published scripts.
         await session.execute(
             Script.__table__.update().where(Script.shop_id == shop.shop_id).values(status="retired")

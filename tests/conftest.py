@@ -119,15 +119,19 @@ def in_database(database_url: str, work, *, commit: bool = True):  # type: ignor
     return run_async(run())
 
 
-def seed_shop(database_url: str, kind: str):  # type: ignore[no-untyped-def]
-    """Seed a demo shop with a unique slug and usernames into the test database."""
+def seed_shop(database_url: str, kind: str, *, history: bool = False):  # type: ignore[no-untyped-def]
+    """Seed a demo shop with a unique slug and usernames into the test database; without the
+    two weeks of history unless asked (it trains the bot: seconds per shop)."""
     from xiaoer.demo.seed import seed_demo_shop
 
     suffix = uuid.uuid4().hex[:8]
     return in_database(
         database_url,
         lambda session: seed_demo_shop(
-            session, slug=f"{kind}-{suffix}", username_prefix=f"{kind[0]}{suffix}-"
+            session,
+            slug=f"{kind}-{suffix}",
+            username_prefix=f"{kind[0]}{suffix}-",
+            history=history,
         ),
     )
 

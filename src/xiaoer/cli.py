@@ -52,6 +52,9 @@ def _print_logins(demo: Any, settings: Settings) -> None:
     typer.echo("  Demo logins (username / password / role):")
     for login in demo.logins:
         typer.echo(f"    {login.username:<14} {login.password:<20} {login.role}")
+    history = getattr(demo, "history", None)
+    if history is not None:
+        typer.echo(f"  {history.line()}")
     typer.echo("")
 
 

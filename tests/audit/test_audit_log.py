@@ -93,7 +93,7 @@ def test_another_shops_entries_stay_hidden(app_client, demo_shop, database_url):
         try:
             async with transaction(make_sessionmaker(engine)) as session:
                 return await seed_demo_shop(
-                    session, slug=f"a-{suffix}", username_prefix=f"a{suffix}-"
+                    session, slug=f"a-{suffix}", username_prefix=f"a{suffix}-", history=False
                 )
         finally:
             await engine.dispose()

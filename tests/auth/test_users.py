@@ -216,7 +216,7 @@ def test_users_of_another_shop_are_not_found(app_client, demo_shop, database_url
         try:
             async with transaction(make_sessionmaker(engine)) as session:
                 return await seed_demo_shop(
-                    session, slug=f"o-{suffix}", username_prefix=f"o{suffix}-"
+                    session, slug=f"o-{suffix}", username_prefix=f"o{suffix}-", history=False
                 )
         finally:
             await engine.dispose()

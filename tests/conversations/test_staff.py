@@ -279,7 +279,7 @@ def test_other_shops_conversation_is_not_found_for_every_route(app_client, demo_
         try:
             async with transaction(make_sessionmaker(engine)) as session:
                 return await seed_demo_shop(
-                    session, slug=f"other-{suffix}", username_prefix=f"o{suffix}-"
+                    session, slug=f"other-{suffix}", username_prefix=f"o{suffix}-", history=False
                 )
         finally:
             await engine.dispose()

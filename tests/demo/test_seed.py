@@ -136,7 +136,9 @@ def test_seeding_is_deterministic_per_slug(database_url):
         try:
             async with make_sessionmaker(engine)() as session:
                 trans = await session.begin()
-                shop = await seed_demo_shop(session, slug=slug, username_prefix=prefix)
+                shop = await seed_demo_shop(
+                    session, slug=slug, username_prefix=prefix, history=False
+                )
                 rows = (await session.execute(query, {"s": shop.shop_id})).all()
                 await (trans.commit() if keep else trans.rollback())
                 return rows

@@ -1,9 +1,11 @@
-"""Seed the demo shop 小二优选旗舰店: staff, customers, orders, shipments and the script library.
+"""Seed the demo shop 小二优选旗舰店: staff, customers, orders, shipments, the script library
+and (with `history`) two weeks of past conversations from `xiaoer.demo.history`.
 
 Content is deterministic for a given slug (seeded random). Order numbers are `XE` + 14 digits:
 the order date (YYMMDD), four digits derived from the slug (so seeded test shops rarely share
-numbers) and a per-shop sequence. Rows go in with bulk inserts: seeding takes well under a second
-apart from hashing the five staff passwords.
+numbers) and a per-shop sequence. Rows go in with bulk inserts: the shop itself takes well under
+a second apart from hashing the five staff passwords; the history runs the real bot over its
+messages and takes a few seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import hashlib
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -35,6 +37,10 @@ from xiaoer.knowledge.models import (
     ScriptVersion,
 )
 from xiaoer.shops.models import Shop
+
+if TYPE_CHECKING:
+    from xiaoer.bot.engine import BotRegistry
+    from xiaoer.demo.history import HistorySummary
 
 DEMO_LOGINS_SLUG = "demo"
 SHOP_NAME = "小二优选旗舰店"
@@ -75,6 +81,7 @@ class DemoShop:
     sample_customer_id: int = 0
     sample_order_nos: dict[str, str] = field(default_factory=dict)
     sample_tracking_nos: dict[str, str] = field(default_factory=dict)
+    history: HistorySummary | None = None  # the past activity seeded (None: none)
 
     def login(self, role: str, index: int = 0) -> DemoLogin:
         return [x for x in self.logins if x.role == role][index]
@@ -245,8 +252,15 @@ def _plan_orders(rng: random.Random) -> list[tuple[int, str]]:
 
 
 async def seed_demo_shop(
-    session: AsyncSession, *, slug: str = "demo", username_prefix: str = ""
+    session: AsyncSession,
+    *,
+    slug: str = "demo",
+    username_prefix: str = "",
+    history: bool = True,
+    registry: BotRegistry | None = None,
 ) -> DemoShop:
+    """With `history`, also two weeks of past conversations, bot decisions, script usage,
+    ratings, proposals and a running A/B test (`xiaoer.demo.history`; trains the bot once)."""
     rng = random.Random(f"xiaoer-demo:{slug}")
     now = utcnow()
     shop = Shop(slug=slug, name=SHOP_NAME, timezone="Asia/Shanghai")
@@ -461,6 +475,19 @@ async def seed_demo_shop(
         },
     )
     await session.flush()
+    summary = None
+    if history:
+        # Imported here: it pulls in the bot (scikit-learn), which a bare seed does not need.
+        from xiaoer.demo.history import seed_history
+
+        # Its own random stream: the shop's data above stays the same with or without history.
+        summary = await seed_history(
+            session,
+            shop_id=shop.id,
+            rng=random.Random(f"xiaoer-demo-history:{slug}"),
+            now=now,
+            registry=registry,
+        )
     return DemoShop(
         shop_id=shop.id,
         slug=slug,
@@ -469,6 +496,7 @@ async def seed_demo_shop(
         sample_customer_id=customer_ids[0],
         sample_order_nos=sample_orders,
         sample_tracking_nos=sample_tracking,
+        history=summary,
     )
 
 
