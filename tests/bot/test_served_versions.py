@@ -172,6 +172,40 @@ def test_customer_tag_trigger_limits_a_script_to_those_customers(demo_shop, regi
     assert for_plain.script_id != sid
 
 
+def test_an_agents_only_script_is_never_the_bots_answer_until_the_bot_may_use_it(
+    demo_shop, registry, in_session
+):
+    actor = Actor.system(demo_shop.shop_id)
+
+    async def work(session):
+        shop_id = demo_shop.shop_id
+        script = await _lottery(session, shop_id, actor, bot_enabled=False)
+        ask = [
+            await bot.decide(session, registry=registry, shop_id=shop_id, text=q) for q in QUESTIONS
+        ]
+        # Still served to the assist panel, just not trained into the bot's matcher.
+        library = await registry.library(session, shop_id)
+        kept = library.scripts[script.id].bot_enabled
+        # A draft turning the bot on changes nothing until it is published.
+        await knowledge.update_script(session, script=script, actor=actor, bot_enabled=True)
+        while_draft = await bot.decide(
+            session, registry=registry, shop_id=shop_id, text=QUESTIONS[0]
+        )
+        await knowledge.publish_script(session, script=script, actor=actor)
+        enabled = [
+            await bot.decide(session, registry=registry, shop_id=shop_id, text=q) for q in QUESTIONS
+        ]
+        return script.id, ask, kept, while_draft, enabled
+
+    sid, off, kept, while_draft, on = in_session(work)
+    assert kept is False
+    for result in (*off, while_draft):
+        assert result.script_id != sid
+        assert result.answer != "关注直播间即可参与抽奖"
+    assert [r.script_id for r in on] == [sid] * len(QUESTIONS)
+    assert {r.answer for r in on} == {"关注直播间即可参与抽奖"}
+
+
 def test_trigger_conditions_and_keywords():
     script = PublishedScript(
         id=1,
@@ -188,3 +222,22 @@ def test_trigger_conditions_and_keywords():
     assert not script.allows(channel="phone", emotion="neutral")
     # Keywords widen what the matcher learns for the script.
     assert training_questions(script) == ["q", "运费险"]
+
+
+def test_rollback_restores_the_bot_flag_and_the_diff_shows_it(demo_shop, registry, in_session):
+    actor = Actor.system(demo_shop.shop_id)
+
+    async def work(session):
+        script = await _lottery(session, demo_shop.shop_id, actor)
+        await knowledge.update_script(session, script=script, actor=actor, bot_enabled=False)
+        await knowledge.publish_script(session, script=script, actor=actor)
+        changes = await versions.diff(session, script=script, old=1, new=2)
+        await versions.rollback(session, script=script, actor=actor, version=1)
+        answered = await _ask(session, registry, demo_shop.shop_id)
+        return script.id, changes, script.bot_enabled, answered.script_id
+
+    sid, changes, flag, answered_by = in_session(work)
+    assert [c["field"] for c in changes] == ["bot_enabled"]
+    assert [(line["op"], line["text"]) for line in changes[0]["lines"]] == [("-", "1"), ("+", "0")]
+    assert flag is True
+    assert answered_by == sid

@@ -164,7 +164,10 @@ def test_scripts_of_another_shop_are_not_found(app_client, demo_shop, database_u
         try:
             async with transaction(make_sessionmaker(engine)) as session:
                 shop = await seed_demo_shop(
-                    session, slug=demo_shop.slug + "-other", username_prefix=demo_shop.slug + "o-"
+                    session,
+                    slug=demo_shop.slug + "-other",
+                    username_prefix=demo_shop.slug + "o-",
+                    history=False,
                 )
                 from xiaoer.knowledge.library import list_published
 
@@ -188,3 +191,41 @@ def test_writes_need_login_and_csrf(app_client, demo_shop):
     response = app_client.post("/api/v1/scripts", json=NEW_SCRIPT)
     assert response.status_code == 403
     assert response.json()["error"] == "csrf"
+
+
+def test_bot_enabled_flag_is_created_read_kept_and_changed_with_audit(
+    app_client, demo_shop, sync_engine
+):
+    h = {"X-CSRF-Token": as_role(app_client, demo_shop, "supervisor")}
+    default = app_client.post("/api/v1/scripts", json=NEW_SCRIPT, headers=h)
+    assert default.json()["bot_enabled"] is True
+    created = app_client.post(
+        "/api/v1/scripts", json=dict(NEW_SCRIPT, bot_enabled=False, publish=True), headers=h
+    )
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    assert created.json()["bot_enabled"] is False
+    assert app_client.get(f"/api/v1/scripts/{sid}").json()["bot_enabled"] is False
+    listed = app_client.get("/api/v1/scripts", params={"q": NEW_SCRIPT["title"]}).json()
+    assert {s["id"]: s["bot_enabled"] for s in listed["items"]}[sid] is False
+
+    # Left out of an update: unchanged (the published script stays published).
+    kept = app_client.patch(f"/api/v1/scripts/{sid}", json={"category": "咨询/商品"}, headers=h)
+    assert kept.status_code == 200
+    assert (kept.json()["bot_enabled"], kept.json()["status"]) == (False, "published")
+    # A change is a content change: the published script becomes a draft.
+    on = app_client.patch(f"/api/v1/scripts/{sid}", json={"bot_enabled": True}, headers=h)
+    assert (on.json()["bot_enabled"], on.json()["status"]) == (True, "draft")
+    assert app_client.get(f"/api/v1/scripts/{sid}").json()["bot_enabled"] is True
+    bad = app_client.patch(f"/api/v1/scripts/{sid}", json={"bot_enabled": "maybe"}, headers=h)
+    assert bad.status_code == 422
+    assert "bot_enabled" in bad.json()["message"]
+
+    trail = audit_rows(sync_engine, demo_shop.shop_id, sid)
+    updated = [(before, after) for action, _, before, after in trail if action == "script.updated"]
+    assert updated == [
+        (
+            {"bot_enabled": False, "status": "published"},
+            {"bot_enabled": True, "status": "draft"},
+        )
+    ]

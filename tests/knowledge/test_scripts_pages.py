@@ -301,3 +301,47 @@ def test_lint_rules_page_saves_for_admins(app_client, demo_shop, sync_engine):
             {"s": demo_shop.shop_id, "a": "lint_rules.updated"},
         ).scalar()
     assert count == 1
+
+
+def test_editor_checkbox_turns_the_bot_off_and_on_and_the_list_shows_agents_only(
+    app_client, demo_shop
+):
+    csrf = supervisor(app_client, demo_shop)
+    blank = app_client.get("/admin/scripts/new").text
+    assert re.search(r'name="bot_enabled" value="1"\s+checked', blank)  # on for a new script
+    # A checked box sends its value; an unchecked one sends nothing, which means off.
+    sid = new_script(app_client, csrf, title="坐席专用安抚", bot_enabled="1", publish="1")
+    api = app_client.get(f"/api/v1/scripts/{sid}").json()
+    assert (api["bot_enabled"], api["status"]) == (True, "published")
+    fields = {
+        "csrf_token": csrf,
+        "title": "坐席专用安抚",
+        "answer": "亲，在的",
+        "questions": "在吗",
+    }
+    saved = app_client.post(f"/admin/scripts/{sid}", data=fields, follow_redirects=False)
+    assert saved.status_code == 303
+    api = app_client.get(f"/api/v1/scripts/{sid}").json()
+    assert (api["bot_enabled"], api["status"]) == (False, "draft")
+    editor = app_client.get(f"/admin/scripts/{sid}").text
+    assert re.search(r'name="bot_enabled" value="1"\s+data-testid', editor)  # unchecked
+    listing = app_client.get("/admin/scripts", params={"q": "坐席专用安抚"}).text
+    assert 'data-testid="agents-only"' in listing
+    assert "仅坐席" in listing
+    english = app_client.get("/admin/scripts", params={"q": "坐席专用安抚", "lang": "en"}).text
+    assert "agents only" in english
+
+    app_client.post(f"/admin/scripts/{sid}", data={**fields, "bot_enabled": "1"})
+    assert app_client.get(f"/api/v1/scripts/{sid}").json()["bot_enabled"] is True
+    listing = app_client.get("/admin/scripts", params={"q": "坐席专用安抚"}).text
+    assert 'data-testid="agents-only"' not in listing
+    # A form error keeps the box as it was sent.
+    kept = app_client.post(f"/admin/scripts/{sid}", data={**fields, "answer": "{nope}"})
+    assert kept.status_code == 422
+    assert re.search(r'name="bot_enabled" value="1"\s+data-testid', kept.text)
+
+
+def test_new_script_form_without_the_checkbox_is_agents_only(app_client, demo_shop):
+    csrf = supervisor(app_client, demo_shop)
+    sid = new_script(app_client, csrf, title="仅坐席新建")
+    assert app_client.get(f"/api/v1/scripts/{sid}").json()["bot_enabled"] is False

@@ -57,6 +57,7 @@ def counts(database_url, shop_id) -> tuple[int, int]:
 
 
 BASE = 6  # script_id, title, category, status, answer, questions
+FLAG = transfer.COLUMNS.index("bot_enabled")
 
 
 def write_csv(path: Path, rows: list[list[str]], header=None) -> Path:
@@ -76,12 +77,30 @@ def test_export_import_export_round_trip_loses_nothing(demo_shop, database_url, 
     shop_id = demo_shop.shop_id
     first = export(database_url, shop_id, tmp_path / f"a{suffix}")
     assert len(first) >= 10
+    flags = [r[FLAG] for r in first]
+    assert set(flags) == {"1", "0"}  # the demo's calming pack is agents-only
     before = counts(database_url, shop_id)
     summary = import_file(database_url, shop_id, tmp_path / f"a{suffix}")
     assert summary == {"created": 0, "updated": 0, "unchanged": len(first)}
     assert counts(database_url, shop_id) == before  # no audit entry for no change
     second = export(database_url, shop_id, tmp_path / f"b{suffix}")
     assert second == first
+
+    # Into a new installation: the flag survives in the scripts and in what is served.
+    target = empty_shop(database_url)
+    assert import_file(database_url, target, tmp_path / f"b{suffix}")["created"] == len(first)
+    again = export(database_url, target, tmp_path / f"c{suffix}")
+    assert [r[1:] for r in again] == [r[1:] for r in first]
+    served = in_transaction(database_url, lambda s: served_flags(s, target))
+    published = [r for r in again if r[3] == "published"]
+    assert served == {int(r[0]): r[FLAG] == "1" for r in published}
+    assert False in served.values()
+
+
+async def served_flags(session, shop_id) -> dict[int, bool]:
+    from xiaoer.knowledge.library import list_published
+
+    return {s.id: s.bot_enabled for s in await list_published(session, shop_id=shop_id)}
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
@@ -96,7 +115,8 @@ def test_tricky_values_survive_both_formats(demo_shop, database_url, tmp_path, s
     exported = export(database_url, shop_id, tmp_path / f"out{suffix}")
     row = exported[-1]
     assert row[1:BASE] == ["0123", "售后/退换货", "published", answer, "问题一\n问题, 二\n=1+1"]
-    assert row[BASE:] == [""] * (len(transfer.COLUMNS) - BASE)
+    # A file without the bot_enabled column creates bot-enabled scripts.
+    assert row[BASE:] == [""] * (FLAG - BASE) + ["1"]
     assert import_file(database_url, shop_id, tmp_path / f"out{suffix}")["updated"] == 0
 
 
@@ -106,10 +126,11 @@ def test_import_creates_updates_and_changes_status(demo_shop, database_url, tmp_
     rows[0][1] = rows[0][1] + "（新）"
     rows[1][3] = "draft" if rows[1][3] == "published" else "published"
     rows[2][5] = rows[2][5] + "\n一个新的问法"
+    rows[3][FLAG] = "0" if rows[3][FLAG] == "1" else "1"
     new = ["", "新话术", "咨询/发票", "draft", "发票会在{eta}前开好", "能开发票吗"]
-    rows.append(new + [""] * (len(transfer.COLUMNS) - BASE))
+    rows.append(new + [""] * (FLAG - BASE) + ["0"])
     summary = import_file(database_url, shop_id, write_csv(tmp_path / "b.csv", rows))
-    assert summary == {"created": 1, "updated": 3, "unchanged": len(rows) - 4}
+    assert summary == {"created": 1, "updated": 4, "unchanged": len(rows) - 5}
     after = export(database_url, shop_id, tmp_path / "c.csv")
     assert after[:-1] == rows[:-1]
     assert after[-1][1:] == rows[-1][1:]
@@ -230,6 +251,7 @@ def full_row(i: int) -> list[str]:
         "im\nphone" if i % 6 == 0 else "",
         "anger\nnegative" if i % 8 == 0 else "",
     ]
+    bot_enabled = "0" if i % 5 == 1 else "1"  # some agents-only scripts
     return [
         "",
         f"话术 {i}",
@@ -239,6 +261,7 @@ def full_row(i: int) -> list[str]:
         f"问法{i}\n问法{i}b",
         *wordings,
         *triggers,
+        bot_enabled,
     ]
 
 
@@ -309,6 +332,7 @@ def test_a_file_without_the_new_columns_leaves_wordings_and_triggers_alone(
     full = export(database_url, shop_id, tmp_path / "b.csv")[-1]
     assert full[transfer.COLUMNS.index("answer_social")]
     assert full[transfer.COLUMNS.index("channels")] == "im\nphone"
+    assert full[FLAG] == "0"
     base_only = [full[:BASE]]
     base_only[0][1] = "只改标题"
     summary = import_file(database_url, shop_id, write_csv(tmp_path / "c.csv", base_only))
@@ -316,12 +340,11 @@ def test_a_file_without_the_new_columns_leaves_wordings_and_triggers_alone(
     after = export(database_url, shop_id, tmp_path / "d.csv")[-1]
     assert after[1] == "只改标题"
     assert after[BASE:] == full[BASE:]
-    # With the columns present but empty, they are cleared.
+    # With the columns present but empty, they are cleared (an empty flag is the default, 1).
     cleared = [full[:BASE] + [""] * (len(transfer.COLUMNS) - BASE)]
     import_file(database_url, shop_id, write_csv(tmp_path / "e.csv", cleared))
-    assert export(database_url, shop_id, tmp_path / "f.csv")[-1][BASE:] == [""] * (
-        len(transfer.COLUMNS) - BASE
-    )
+    emptied = export(database_url, shop_id, tmp_path / "f.csv")[-1]
+    assert emptied[BASE:] == [""] * (FLAG - BASE) + ["1"]
 
 
 def test_bad_wording_and_trigger_cells_name_row_and_column(demo_shop, database_url, tmp_path):
@@ -366,3 +389,37 @@ def test_review_of_an_unchanged_published_script_is_a_bad_row(demo_shop, databas
         return {s.id for s in await list_published(session, shop_id=demo_shop.shop_id)}
 
     assert int(rows[0][0]) in in_transaction(database_url, served)
+
+
+def test_bot_enabled_column_spellings_and_bad_values(demo_shop, database_url, tmp_path):
+    shop_id = demo_shop.shop_id
+    spellings = ["true", "FALSE", " yes ", "No", "是", "否", "1", "0", ""]
+    rows = [[*full_row(i)[:FLAG], flag] for i, flag in enumerate(spellings)]
+    created = import_file(database_url, shop_id, write_csv(tmp_path / "a.csv", rows))
+    assert created["created"] == len(spellings)
+    exported = export(database_url, shop_id, tmp_path / "b.csv")[-len(spellings) :]
+    assert [r[FLAG] for r in exported] == ["1", "0", "1", "0", "1", "0", "1", "0", "1"]
+
+    bad = [[*full_row(i)[:FLAG], flag] for i, flag in enumerate(["1", "maybe", "0", "2"])]
+    failed = assert_fails_without_change(
+        database_url,
+        shop_id,
+        write_csv(tmp_path / "bad.csv", bad),
+        "row 3: bot_enabled 'maybe' is not 1 or 0",
+        "row 5: bot_enabled '2'",
+    )
+    assert [row for row, _ in failed.errors] == [3, 5]
+
+
+def test_turning_the_bot_off_by_import_republishes_a_published_script(
+    demo_shop, database_url, tmp_path
+):
+    shop_id = demo_shop.shop_id
+    rows = export(database_url, shop_id, tmp_path / "a.xlsx")
+    at = next(i for i, r in enumerate(rows) if r[3] == "published" and r[FLAG] == "1")
+    sid = int(rows[at][0])
+    rows[at][FLAG] = "否"
+    summary = import_file(database_url, shop_id, write_csv(tmp_path / "b.csv", rows))
+    assert summary == {"created": 0, "updated": 1, "unchanged": len(rows) - 1}
+    assert export(database_url, shop_id, tmp_path / "c.csv")[at][FLAG] == "0"
+    assert in_transaction(database_url, lambda s: served_flags(s, shop_id))[sid] is False

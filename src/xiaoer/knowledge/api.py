@@ -60,6 +60,7 @@ def _fields(script: Script) -> dict[str, Any]:
             for a in sorted(script.answers, key=lambda a: (str(a.channel), a.variant))
         ],
         "triggers": dict(script.triggers or {}),
+        "bot_enabled": script.bot_enabled is not False,
         "status": script.status,
         "published_version": script.published_version,
         "questions": [q.text for q in script.questions],
@@ -248,6 +249,7 @@ async def create_script(
         questions=body.questions,
         answers=_answers(body.answers),
         triggers=body.triggers,
+        bot_enabled=body.bot_enabled,
     )
     if body.publish:
         await service.publish_checked(
@@ -273,6 +275,7 @@ async def update_script(
         questions=body.questions,
         answers=_answers(body.answers),
         triggers=body.triggers,
+        bot_enabled=body.bot_enabled,
     )
     return await script_detail(session, script, user.role)
 

@@ -32,6 +32,7 @@ class ScriptRead(BaseModel):
     answer: str
     answers: list[AnswerVariant]
     triggers: dict[str, list[str]]
+    bot_enabled: bool  # False: agents only, the bot never answers with it
     status: ScriptStatus
     published_version: int | None
     questions: list[str]
@@ -89,13 +90,14 @@ class ScriptCreate(BaseModel):
     questions: list[str] = Field(min_length=1, max_length=100)
     answers: list[AnswerVariant] = Field(default_factory=list, max_length=8)
     triggers: dict[str, TriggerValue] = Field(default_factory=dict)
+    bot_enabled: bool = True
     publish: bool = False
 
 
 class ScriptUpdate(BaseModel):
     """Fields left out stay as they are; `questions` replaces the whole list of variants;
     `answers` sets the listed wordings (a null body removes one) and keeps the others;
-    `triggers` replaces all trigger conditions."""
+    `triggers` replaces all trigger conditions; `bot_enabled` false makes it agents-only."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -105,6 +107,7 @@ class ScriptUpdate(BaseModel):
     questions: list[str] | None = Field(default=None, min_length=1, max_length=100)
     answers: list[AnswerVariant] | None = Field(default=None, max_length=8)
     triggers: dict[str, TriggerValue] | None = None
+    bot_enabled: bool | None = None
 
 
 class PublishBody(BaseModel):

@@ -292,15 +292,18 @@ async def create_script(
     category: str = "",
     answers: AnswerVariants | None = None,
     triggers: Mapping[str, Any] | None = None,
+    bot_enabled: bool = True,
     publish: bool = False,
 ) -> Script:
-    """A new draft (published at once with `publish`, as version 1)."""
+    """A new draft (published at once with `publish`, as version 1). `bot_enabled=False` makes
+    it an agents-only script: the bot never answers with it."""
     script = Script(
         shop_id=shop_id,
         title=clean_title(title),
         category=clean_category(category),
         answer=clean_answer(answer),
         triggers=clean_triggers(triggers or {}),
+        bot_enabled=bool(bot_enabled),
         status=ScriptStatus.draft,
         updated_at=utcnow(),
         questions=[ScriptQuestion(text=t) for t in clean_questions(questions)],
@@ -337,10 +340,12 @@ async def update_script(
     answers: AnswerVariants | None = None,
     replace_answers: bool = False,
     triggers: Mapping[str, Any] | None = None,
+    bot_enabled: bool | None = None,
 ) -> Script:
-    """Changes the given fields of the working copy; question variants are replaced as a whole
-    list, answer variants one by one (all of them with `replace_answers`). Everything is
-    validated before anything changes, so an invalid field leaves the script untouched.
+    """Changes the given fields of the working copy (None: unchanged); question variants are
+    replaced as a whole list, answer variants one by one (all of them with `replace_answers`).
+    Everything is validated before anything changes, so an invalid field leaves the script
+    untouched.
 
     A changed published script becomes a draft again; its published version keeps serving
     until the draft is published."""
@@ -364,6 +369,9 @@ async def update_script(
         _apply_answers(script, new_answers, replace_answers)
     if new_triggers is not None:
         script.triggers = new_triggers
+    if bot_enabled is not None:
+        # Versioned content like the rest: a published script becomes a draft below.
+        script.bot_enabled = bool(bot_enabled)
     after = snapshot(script)
     if after != before:
         if script.status in (ScriptStatus.published, ScriptStatus.review):

@@ -44,7 +44,19 @@ COLUMNS: tuple[str, ...] = (
     *("script_id", "title", "category", "status", "answer", "questions"),
     *ANSWER_COLUMNS,
     *TRIGGER_COLUMNS,
+    "bot_enabled",  # last, so files written before it keep their column positions
 )
+# Accepted spellings of the bot_enabled flag (export writes 1 or 0); an empty cell is 1.
+FLAG_VALUES: dict[str, bool] = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "是": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "否": False,
+}
 REQUIRED_COLUMNS: tuple[str, ...] = ("title", "answer", "questions")
 STATUSES: tuple[str, ...] = (
     ScriptStatus.draft.value,
@@ -95,6 +107,7 @@ class ScriptRow:
     answers: dict[tuple[str, str], str | None] = field(default_factory=dict)
     triggers: dict[str, list[str]] = field(default_factory=dict)
     trigger_columns: tuple[str, ...] = ()
+    bot_enabled: bool | None = None  # None: the file has no bot_enabled column
 
 
 def file_format(path: Path) -> str:
@@ -137,6 +150,7 @@ def _export_row(script: Script) -> list[Any]:
         "\n".join(q.text for q in script.questions),
         *(wordings.get(key, "") for key in ANSWER_COLUMNS.values()),
         *("\n".join(triggers.get(key) or ()) for key in TRIGGER_COLUMNS),
+        1 if script.bot_enabled is not False else 0,
     ]
 
 
@@ -263,6 +277,15 @@ def _parse_row(
         status_text = get("status").strip() or ScriptStatus.draft.value
         if status_text not in STATUSES:
             return None, f"status {status_text!r} is not one of {', '.join(STATUSES)}"
+        bot_enabled: bool | None = None
+        if "bot_enabled" in index:
+            flag = get("bot_enabled").strip().lower() or "1"
+            if flag not in FLAG_VALUES:
+                return None, (
+                    f"bot_enabled {get('bot_enabled').strip()!r} is not 1 or 0 "
+                    "(also accepted: true/false, yes/no, 是/否)"
+                )
+            bot_enabled = FLAG_VALUES[flag]
         # The service's own validators (same domain), so a row passes here iff the service
         # would accept it: validation of the whole file happens before anything changes.
         title = service.clean_title(get("title"))
@@ -295,6 +318,7 @@ def _parse_row(
             answers=answers,
             triggers=triggers,
             trigger_columns=tuple(c for c in TRIGGER_COLUMNS if c in index),
+            bot_enabled=bot_enabled,
         ),
         None,
     )
@@ -358,6 +382,7 @@ def _changes_content(script: Script, row: ScriptRow) -> bool:
             {"channel": c, "variant": v, "body": b} for (c, v), b in sorted(wordings.items())
         ],
         "triggers": merged if merged is not None else current["triggers"],
+        "bot_enabled": row.bot_enabled if row.bot_enabled is not None else current["bot_enabled"],
         "questions": row.questions,
     }
     return wanted != current
@@ -412,6 +437,7 @@ async def import_rows(
                 questions=row.questions,
                 answers=row.answers,
                 triggers=row.triggers,
+                bot_enabled=row.bot_enabled is not False,
                 publish=row.status == ScriptStatus.published,
             )
             if row.status == ScriptStatus.review:
@@ -430,6 +456,7 @@ async def import_rows(
                 questions=row.questions,
                 answers=row.answers or None,
                 triggers=_merged_triggers(script, row),
+                bot_enabled=row.bot_enabled,
             )
             await _apply_status(session, script=script, actor=actor, status=row.status)
             if service.snapshot(script) == before:

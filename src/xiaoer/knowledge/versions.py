@@ -19,7 +19,15 @@ from xiaoer.knowledge import service
 from xiaoer.knowledge.library import version_content
 from xiaoer.knowledge.models import Script, ScriptVersion
 
-FIELDS: tuple[str, ...] = ("title", "category", "answer", "answers", "triggers", "questions")
+FIELDS: tuple[str, ...] = (
+    "title",
+    "category",
+    "answer",
+    "answers",
+    "triggers",
+    "bot_enabled",
+    "questions",
+)
 
 
 async def list_versions(session: AsyncSession, *, script_id: int) -> list[ScriptVersion]:
@@ -51,6 +59,8 @@ def _lines(content: dict[str, Any], field: str) -> list[str]:
         return [f"{k}: {', '.join(v)}" for k, v in sorted((value or {}).items())]
     if field == "questions":
         return list(value or [])
+    if field == "bot_enabled":
+        return ["1" if value is not False else "0"]  # versions before the flag: the bot answered
     return str(value or "").splitlines() or [""]
 
 
@@ -97,6 +107,7 @@ async def rollback(session: AsyncSession, *, script: Script, actor: Actor, versi
         answers=answers,
         replace_answers=True,
         triggers=old.get("triggers") or {},
+        bot_enabled=bool(old.get("bot_enabled", True)),
     )
     return await service.publish_script(
         session, script=script, actor=actor, note=f"rollback to v{version}"

@@ -188,6 +188,7 @@ def _form_of(script: Script) -> dict[str, Any]:
         "title": script.title,
         "category": script.category,
         "questions": "\n".join(q.text for q in script.questions),
+        "bot_enabled": script.bot_enabled is not False,
     }
     for field, c, v in WORDINGS:
         form[field] = script.answer if field == "answer" else wordings.get((c, v), "")
@@ -281,6 +282,8 @@ async def _editor(
 FormText = Annotated[str, Form(max_length=4000)]
 FormLines = Annotated[str, Form(max_length=60_000)]
 FormChoices = Annotated[list[str], Form(max_length=20)]
+# A checkbox: an unchecked box sends nothing, so absent means off (unlike the JSON API).
+FormCheck = Annotated[str, Form(max_length=10)]
 
 
 def _form_input(
@@ -289,8 +292,16 @@ def _form_input(
     questions: str,
     wordings: dict[str, str],
     triggers: dict[str, Any],
+    bot_enabled: bool,
 ) -> dict[str, Any]:
-    return {"title": title, "category": category, "questions": questions, **wordings, **triggers}
+    return {
+        "title": title,
+        "category": category,
+        "questions": questions,
+        "bot_enabled": bot_enabled,
+        **wordings,
+        **triggers,
+    }
 
 
 def _answers_of(form: dict[str, Any]) -> dict[tuple[str, str], str | None]:
@@ -305,7 +316,11 @@ def _triggers_of(form: dict[str, Any]) -> dict[str, Any]:
 async def new_script_page(request: Request, session: DB, user: CurrentUser) -> Response:
     category = request.query_params.get("category", "")[:100]
     return await _editor(
-        request, session, user, script=None, form={"category": category, "questions": ""}
+        request,
+        session,
+        user,
+        script=None,
+        form={"category": category, "questions": "", "bot_enabled": True},
     )
 
 
@@ -330,6 +345,7 @@ async def create_script_form(
     customer_tags: FormText = "",
     channels: FormChoices = [],  # noqa: B006 - FastAPI copies defaults
     emotions: FormChoices = [],  # noqa: B006
+    bot_enabled: FormCheck = "",
     publish: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     form = _form_input(
@@ -353,6 +369,7 @@ async def create_script_form(
             "channels": channels,
             "emotions": emotions,
         },
+        bool(bot_enabled),
     )
     if publish:
         _require_manager(user)
@@ -368,6 +385,7 @@ async def create_script_form(
             questions=questions.splitlines(),
             answers=_answers_of(form),
             triggers=_triggers_of(form),
+            bot_enabled=form["bot_enabled"],
         )
     except InvalidInput as exc:
         return await _editor(
@@ -484,6 +502,7 @@ async def update_script_form(
     customer_tags: FormText = "",
     channels: FormChoices = [],  # noqa: B006
     emotions: FormChoices = [],  # noqa: B006
+    bot_enabled: FormCheck = "",
 ) -> Response:
     script = await service.access_script(session, user, script_id)
     form = _form_input(
@@ -507,6 +526,7 @@ async def update_script_form(
             "channels": channels,
             "emotions": emotions,
         },
+        bool(bot_enabled),
     )
     try:
         await service.update_script(
@@ -520,6 +540,7 @@ async def update_script_form(
             answers=_answers_of(form),
             replace_answers=True,
             triggers=_triggers_of(form),
+            bot_enabled=form["bot_enabled"],
         )
     except InvalidInput as exc:  # the service changed nothing
         return await _editor(
