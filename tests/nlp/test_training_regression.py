@@ -107,3 +107,32 @@ def test_binary_classifier_chooses_nb_svm_out_of_fold() -> None:
     plain = TextClassifier(nb_svm=False).fit(texts, labels)
     assert not plain.uses_nb_svm
     assert "oof_nb_svm" not in plain.train_metrics
+
+
+def test_pair_threshold_without_dev_comes_from_out_of_fold_scores() -> None:
+    import numpy as np
+
+    from xiaoer.nlp.pairs import _enough_for_folds
+
+    products = ["花呗", "借呗", "余额宝", "信用卡"]
+    actions = ["怎么还款", "怎么开通", "怎么关闭", "为什么用不了", "额度多少"]
+    a, b, y = [], [], []
+    for i in range(4):  # 240 pairs (80 same): enough for 5 folds
+        for p in products:
+            for j, act in enumerate(actions):
+                a.append(f"{p}{act}")
+                b.append(f"请问{p}{act}" + "呢" * i)  # same question, reworded
+                y.append(1)
+                a.append(f"{p}{act}")
+                b.append(f"{p}{actions[(j + 1 + i) % len(actions)]}")  # another action
+                y.append(0)
+                a.append(f"{p}{act}")
+                b.append(f"{products[(products.index(p) + 1) % 4]}{act}")  # another product
+                y.append(0)
+    model = PairScorer().fit(a, b, y)
+    assert set(model.dev_metrics) == {"oof_accuracy", "oof_f1"}
+    assert 0.0 < model.threshold < 1.0
+    assert model.same("花呗怎么还款", "请问花呗怎么还款")
+    assert not model.same("花呗怎么还款", "借呗怎么还款")
+    # tiny sets keep the default threshold
+    assert not _enough_for_folds(np.asarray(y[:60]))

@@ -71,8 +71,8 @@ async def latest_customer_message(session: AsyncSession, *, conversation_id: int
 
 
 def is_angry(emotion: Emotion) -> bool:
-    """For the lint, any anger counts (the bot hands over only at high intensity)."""
-    return bot.is_angry(emotion) or (emotion.polarity == "negative" and emotion.label == "anger")
+    """For the lint, anger of any intensity counts (the bot hands over only at high intensity)."""
+    return emotion.polarity == "negative" and emotion.label == "anger"
 
 
 def emotion_view(emotion: Emotion) -> dict[str, Any]:

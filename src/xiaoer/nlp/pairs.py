@@ -4,13 +4,15 @@ Shallow similarity (cosines, overlap) alone cannot separate "花呗怎么还款"
 the pairs share almost everything. The model therefore also sees *what* is shared and *what*
 differs: the element-wise product and absolute difference of the two texts' TF-IDF vectors
 (char 1–3 + words), and a bag of the words present in only one text. A logistic regression on
-those sparse features plus dense similarity features gives a probability; the decision threshold
-is tuned on a separate dev set only (accuracy first, F1 as the tie-breaker).
+those sparse features plus dense similarity features gives a probability, averaged with boosted
+trees on dense pair features. The decision threshold is tuned on a separate dev set when one is
+given, else on out-of-fold probabilities of the training pairs (best accuracy with F1 ≥ 0.40).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,10 +21,15 @@ from rapidfuzz.distance import Indel, Levenshtein
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import ThreadpoolController
 
 from xiaoer.nlp.text import normalize, tokenize
 
 Progress = Callable[[str, float], None]
+FOLDS = 5  # out-of-fold threshold tuning when no dev set is given
+SMALL_BATCH = 64  # pairs scored on one thread (see `predict_proba`)
+_threads: ThreadpoolController | None = None
 
 
 def _diff_analyzer(pair_text: str) -> list[str]:
@@ -129,6 +136,14 @@ _KEY_TERMS = [
 ]
 
 
+def _one_thread() -> Any:
+    """Context limiting OpenMP and BLAS pools to one thread (the controller is built once)."""
+    global _threads
+    if _threads is None:
+        _threads = ThreadpoolController()
+    return _threads.limit(limits=1)
+
+
 def _grams(text: str, n: int) -> set[str]:
     return {text[i : i + n] for i in range(len(text) - n + 1)}
 
@@ -228,20 +243,33 @@ class PairScorer:
         dev: tuple[Sequence[str], Sequence[str], Sequence[int]] | None = None,
         progress: Progress | None = None,
     ) -> PairScorer:
-        """Train on pairs; with `dev`, tune `threshold` there (see `tune_threshold`)."""
+        """Train on pairs and tune `threshold` (see `tune_threshold`): on `dev` when given, else
+        on 5-fold out-of-fold probabilities of the training pairs (`dev_metrics` then holds
+        `oof_accuracy`/`oof_f1`); the final models are fitted on all pairs."""
         if progress:
             progress("features", 0.1)
         na = [normalize(t) for t in a]
         nb = [normalize(t) for t in b]
+        yy = np.asarray(y)
+        # The vectorizers only count n-grams (no labels), so fitting them once on every training
+        # pair, held-out folds included, does not leak the folds' labels.
         X = self._sparse_features(na, nb, fit=True)
+        F = _pair_features(na, nb)
+        if dev is None and _enough_for_folds(yy):
+            # Out-of-fold probabilities over all training pairs: a steadier threshold than one
+            # tuned on a 10 % slice (on AFQMC a slice picked 0.428: dev F1 0.396, under 0.40).
+            oof = np.zeros(len(yy))
+            folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=7)
+            for k, (tr, te) in enumerate(folds.split(F, yy)):
+                if progress:
+                    progress(f"threshold: fold {k + 1}/{FOLDS}", 0.2 + 0.5 * k / FOLDS)
+                self._fit_models(X[tr], F[tr], yy[tr])
+                oof[te] = self._combine(X[te], F[te])
+            self.threshold, m = tune_threshold(oof, yy)
+            self.dev_metrics = {"oof_" + k.removeprefix("dev_"): v for k, v in m.items()}
         if progress:
-            progress("training", 0.4)
-        self.model = LogisticRegression(C=self.C, max_iter=2000).fit(X, np.asarray(y))
-        if progress:
-            progress("boosted trees", 0.7)
-        self.trees = HistGradientBoostingClassifier(
-            max_iter=300, learning_rate=0.05, random_state=0
-        ).fit(_pair_features(na, nb), np.asarray(y))
+            progress("training", 0.7)
+        self._fit_models(X, F, yy)
         if dev is not None:
             if progress:
                 progress("tuning threshold on dev", 0.9)
@@ -249,19 +277,44 @@ class PairScorer:
             self.threshold, self.dev_metrics = tune_threshold(p, np.asarray(dev[2]))
         return self
 
+    def _fit_models(self, X: sp.csr_matrix, F: np.ndarray, y: np.ndarray) -> None:
+        # One thread: on the shared 2-core machine, training with OpenMP/BLAS pools took 85–120 s
+        # against 39–57 s single-threaded (the pools' barriers stall when other jobs run).
+        with _one_thread():
+            self.model = LogisticRegression(C=self.C, max_iter=2000).fit(X, y)
+            self.trees = HistGradientBoostingClassifier(
+                max_iter=300, learning_rate=0.05, random_state=0
+            ).fit(F, y)
+
+    def _combine(self, X: sp.csr_matrix, F: np.ndarray) -> np.ndarray:
+        assert self.model is not None, "fit first"
+        out: np.ndarray = self.model.predict_proba(X)[:, 1]
+        trees = getattr(self, "trees", None)  # models saved before the trees view have none
+        if trees is not None:
+            out = 0.5 * out + 0.5 * trees.predict_proba(F)[:, 1]
+        return out
+
     def predict_proba(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
         """Average of the linear model's and the boosted trees' probabilities."""
         assert self.model is not None, "fit first"
         na = [normalize(t) for t in a]
         nb = [normalize(t) for t in b]
-        out: np.ndarray = self.model.predict_proba(self._sparse_features(na, nb))[:, 1]
-        trees = getattr(self, "trees", None)  # models saved before the trees view have none
-        if trees is not None:
-            out = 0.5 * out + 0.5 * trees.predict_proba(_pair_features(na, nb))[:, 1]
-        return out
+        X, F = self._sparse_features(na, nb), _pair_features(na, nb)
+        if len(na) > SMALL_BATCH:
+            return self._combine(X, F)
+        # The trees' OpenMP pool gains nothing on a few pairs and, when other processes share the
+        # cores, waits at its barriers: one pair at a time went from p99 ~11 ms to ~1.4 s.
+        with _one_thread():
+            return self._combine(X, F)
 
     def same(self, a: str, b: str) -> bool:
         return bool(self.predict_proba([a], [b])[0] >= self.threshold)
+
+
+def _enough_for_folds(y: np.ndarray) -> bool:
+    """Whether out-of-fold tuning can say anything (else `threshold` stays 0.5)."""
+    counts = np.bincount(y, minlength=2)
+    return len(y) >= 200 and int(counts.min()) >= 10 * FOLDS
 
 
 def tune_threshold(
