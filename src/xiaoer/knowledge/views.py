@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from xiaoer.auth.models import User
 from xiaoer.errors import DomainError, Forbidden, InvalidInput
@@ -279,29 +280,38 @@ async def _editor(
     )
 
 
-FormText = Annotated[str, Form(max_length=4000)]
-FormLines = Annotated[str, Form(max_length=60_000)]
-FormChoices = Annotated[list[str], Form(max_length=20)]
-# A checkbox: an unchecked box sends nothing, so absent means off (unlike the JSON API).
-FormCheck = Annotated[str, Form(max_length=10)]
+_Text = Annotated[str, Field(max_length=4000)]
+_Choices = Annotated[list[str], Field(max_length=20)]
 
 
-def _form_input(
-    title: str,
-    category: str,
-    questions: str,
-    wordings: dict[str, str],
-    triggers: dict[str, Any],
-    bot_enabled: bool,
-) -> dict[str, Any]:
-    return {
-        "title": title,
-        "category": category,
-        "questions": questions,
-        "bot_enabled": bot_enabled,
-        **wordings,
-        **triggers,
-    }
+class ScriptForm(BaseModel):
+    """The editor's fields, the same for creating and editing a script."""
+
+    title: _Text = ""
+    category: _Text = ""
+    questions: Annotated[str, Field(max_length=60_000)] = ""
+    answer: _Text = ""
+    answer_im_b: _Text = ""
+    answer_phone: _Text = ""
+    answer_phone_b: _Text = ""
+    answer_email: _Text = ""
+    answer_email_b: _Text = ""
+    answer_social: _Text = ""
+    answer_social_b: _Text = ""
+    intents: _Text = ""
+    keywords: _Text = ""
+    customer_tags: _Text = ""
+    channels: _Choices = []
+    emotions: _Choices = []
+    # A checkbox: an unchecked box sends nothing, so absent means off (unlike the JSON API).
+    bot_enabled: Annotated[str, Field(max_length=10)] = ""
+    publish: Annotated[str, Field(max_length=10)] = ""  # create only: save and publish
+
+    def as_form(self) -> dict[str, Any]:
+        """The values the editor re-renders with (and the service input is read from)."""
+        data = self.model_dump(exclude={"publish"})
+        data["bot_enabled"] = bool(self.bot_enabled)
+        return data
 
 
 def _answers_of(form: dict[str, Any]) -> dict[tuple[str, str], str | None]:
@@ -329,48 +339,16 @@ async def create_script_form(
     request: Request,
     session: DB,
     user: CurrentUser,
-    title: FormText = "",
-    category: FormText = "",
-    questions: FormLines = "",
-    answer: FormText = "",
-    answer_im_b: FormText = "",
-    answer_phone: FormText = "",
-    answer_phone_b: FormText = "",
-    answer_email: FormText = "",
-    answer_email_b: FormText = "",
-    answer_social: FormText = "",
-    answer_social_b: FormText = "",
-    intents: FormText = "",
-    keywords: FormText = "",
-    customer_tags: FormText = "",
-    channels: FormChoices = [],  # noqa: B006 - FastAPI copies defaults
-    emotions: FormChoices = [],  # noqa: B006
-    bot_enabled: FormCheck = "",
-    publish: Annotated[str, Form(max_length=10)] = "",
+    fields: Annotated[ScriptForm, Form()],
 ) -> Response:
-    form = _form_input(
-        title,
-        category,
-        questions,
-        {
-            "answer": answer,
-            "answer_im_b": answer_im_b,
-            "answer_phone": answer_phone,
-            "answer_phone_b": answer_phone_b,
-            "answer_email": answer_email,
-            "answer_email_b": answer_email_b,
-            "answer_social": answer_social,
-            "answer_social_b": answer_social_b,
-        },
-        {
-            "intents": intents,
-            "keywords": keywords,
-            "customer_tags": customer_tags,
-            "channels": channels,
-            "emotions": emotions,
-        },
-        bool(bot_enabled),
+    form = fields.as_form()
+    title, category, answer, questions = (
+        fields.title,
+        fields.category,
+        fields.answer,
+        fields.questions,
     )
+    publish = fields.publish
     if publish:
         _require_manager(user)
     actor = user_actor(request, user)
@@ -486,47 +464,15 @@ async def update_script_form(
     script_id: int,
     session: DB,
     user: CurrentUser,
-    title: FormText = "",
-    category: FormText = "",
-    questions: FormLines = "",
-    answer: FormText = "",
-    answer_im_b: FormText = "",
-    answer_phone: FormText = "",
-    answer_phone_b: FormText = "",
-    answer_email: FormText = "",
-    answer_email_b: FormText = "",
-    answer_social: FormText = "",
-    answer_social_b: FormText = "",
-    intents: FormText = "",
-    keywords: FormText = "",
-    customer_tags: FormText = "",
-    channels: FormChoices = [],  # noqa: B006
-    emotions: FormChoices = [],  # noqa: B006
-    bot_enabled: FormCheck = "",
+    fields: Annotated[ScriptForm, Form()],
 ) -> Response:
     script = await service.access_script(session, user, script_id)
-    form = _form_input(
-        title,
-        category,
-        questions,
-        {
-            "answer": answer,
-            "answer_im_b": answer_im_b,
-            "answer_phone": answer_phone,
-            "answer_phone_b": answer_phone_b,
-            "answer_email": answer_email,
-            "answer_email_b": answer_email_b,
-            "answer_social": answer_social,
-            "answer_social_b": answer_social_b,
-        },
-        {
-            "intents": intents,
-            "keywords": keywords,
-            "customer_tags": customer_tags,
-            "channels": channels,
-            "emotions": emotions,
-        },
-        bool(bot_enabled),
+    form = fields.as_form()
+    title, category, answer, questions = (
+        fields.title,
+        fields.category,
+        fields.answer,
+        fields.questions,
     )
     try:
         await service.update_script(
