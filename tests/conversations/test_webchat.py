@@ -168,13 +168,24 @@ def test_human_button_queues_the_conversation_and_tells_the_place_in_line(
 
 
 def test_second_customer_in_queue_is_told_one_person_is_ahead(app_client, demo_shop):
-    positions = []
+    positions, notices = [], []
     for _ in range(2):
         with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
             hello(ws)
             ws.send_json({"type": "message", "client_msg_id": "q", "body": "人工", "handoff": True})
-            positions.append(frames_until(ws, "handoff")[-1]["queue_position"])
+            got = frames_until(ws, "handoff")
+            positions.append(got[-1]["queue_position"])
+            notices += [
+                f["message"]["body"]
+                for f in got
+                if f["type"] == "message.created" and f["message"]["sender_type"] == "system"
+            ]
     assert positions == [0, 1]
+    # The first is next in line (no "0 customers ahead"); the second hears one is ahead.
+    assert notices == [
+        "正在为您转接人工客服，下一位就是您，请稍候。",
+        "正在为您转接人工客服，您前面还有 1 位顾客，请稍候。",
+    ]
 
 
 def test_identify_with_phone_links_the_visitor_and_unknown_order_is_an_error_frame(

@@ -172,7 +172,8 @@ def queued_customer(
             f["type"] == "handoff"
             or (
                 f["type"] == "message.created"
-                and f["message"].get("i18n", {}).get("key") == "conversations.system.queued"
+                and f["message"].get("i18n", {}).get("key")
+                in ("conversations.system.queued", "conversations.system.queued_next")
             )
         ),
         seen=True,

@@ -449,9 +449,9 @@ async def request_handoff(
     conversation.queued_at = utcnow()
     conversation.handoff_reason = reason[:40]
     ahead = await queue_position(session, conversation)
-    notice = await add_system_message(
-        session, conversation, "conversations.system.queued", ahead=ahead
-    )
+    # "0 customers ahead of you" reads like a glitch; say it is their turn next instead.
+    key = "conversations.system.queued" if ahead else "conversations.system.queued_next"
+    notice = await add_system_message(session, conversation, key, ahead=ahead)
     events.queue_frame(
         session,
         [frames.customer_topic(conversation.id)],

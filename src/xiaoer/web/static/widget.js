@@ -196,7 +196,7 @@
       showMessage(f.message);
     },
     handoff: function (f) {
-      showBanner(t("widget.queued", { n: f.queue_position }));
+      showBanner(f.queue_position ? t("widget.queued", { n: f.queue_position }) : t("widget.queued_next"));
     },
     typing: function () {
       typingEl.hidden = false;
