@@ -214,14 +214,19 @@ def test_trigger_conditions_and_keywords():
         category="售后/退款",
         answer="a",
         questions=("q",),
-        triggers={"channels": ["phone"], "emotions": ["anger"], "keywords": ["运费险"]},
+        triggers={
+            "channels": ["phone"],
+            "emotions": ["anger"],
+            "intents": ["退运费"],
+            "keywords": ["运费险", "q"],
+        },
     )
     assert script.kind == "after_sale"
     assert script.allows(channel="phone", emotion="anger")
     assert not script.allows(channel="im", emotion="anger")
     assert not script.allows(channel="phone", emotion="neutral")
-    # Keywords widen what the matcher learns for the script.
-    assert training_questions(script) == ["q", "运费险"]
+    # Intents and keywords widen what the matcher learns for the script (once each).
+    assert training_questions(script) == ["q", "退运费", "运费险"]
 
 
 def test_rollback_restores_the_bot_flag_and_the_diff_shows_it(demo_shop, registry, in_session):

@@ -35,8 +35,11 @@ class ShopLibrary:
 
 
 def training_questions(script: PublishedScript) -> list[str]:
-    """Question variants plus trigger keywords (a keyword alone is a question customers type)."""
-    return list(script.questions) + list(script.triggers.get("keywords") or [])
+    """Question variants plus trigger intents and keywords: a shop's intent names (查物流,
+    催发货) and keywords (运费险) are themselves what customers type."""
+    triggers = script.triggers
+    extra = [*(triggers.get("intents") or []), *(triggers.get("keywords") or [])]
+    return list(dict.fromkeys([*script.questions, *extra]))
 
 
 def build_library(version: str, scripts: list[PublishedScript]) -> ShopLibrary:
