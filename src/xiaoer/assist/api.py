@@ -106,7 +106,6 @@ async def record_usage(request: Request, session: DB, user: CurrentUser, body: U
         conversation=conversation,
         user=user,
         script_id=body.script_id,
-        registry=request.app.state.bot,
     )
     return Response(status_code=204)
 

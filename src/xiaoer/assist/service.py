@@ -27,7 +27,7 @@ from xiaoer.errors import Conflict, DomainError, InvalidInput, NotFound
 from xiaoer.knowledge import rules as shop_rules
 from xiaoer.knowledge.categories import category_kind
 from xiaoer.knowledge.compliance import LintResult, lint
-from xiaoer.knowledge.library import answer_channel
+from xiaoer.knowledge.library import answer_channel, served_script
 from xiaoer.knowledge.models import (
     ProposalKind,
     ProposalStatus,
@@ -276,20 +276,13 @@ async def record_override(
 # --- usage events -------------------------------------------------------------------------------
 
 
-async def _variant(
-    session: AsyncSession, *, registry: Any, conversation: Conversation, script_id: int
-) -> tuple[str, str]:
-    """(variant, channel) the conversation's customer is served for this script."""
-    channel = answer_channel(conversation.channel)
-    if registry is not None:
-        try:
-            library = await registry.library(session, conversation.shop_id)
-        except Exception:  # training trouble must not lose the event
-            library = None
-        script = library.scripts.get(script_id) if library is not None else None
-        if script is not None:
-            return script.choose(channel, conversation.customer_id)[0], channel
-    return "A", channel
+async def _variant(session: AsyncSession, *, conversation: Conversation, script: Script) -> str:
+    """The A/B variant this conversation's customer is served for the script (from its
+    published version, the same rule the bot and the suggestions use)."""
+    served = await served_script(session, script)
+    if served is None:
+        return "A"
+    return served.choose(answer_channel(conversation.channel), conversation.customer_id)[0]
 
 
 async def _event_exists(
@@ -315,42 +308,75 @@ async def _event_exists(
     return found is not None
 
 
-async def record_inserted(
+@dataclass(frozen=True)
+class _Use:
+    """What every usage event of one script in one conversation turn shares."""
+
+    script_id: int
+    channel: str
+    variant: str
+    message_id: int | None  # the customer message being answered
+
+
+async def _use(session: AsyncSession, *, conversation: Conversation, script_id: int) -> _Use:
+    script = await shop_script(session, shop_id=conversation.shop_id, script_id=script_id)
+    latest = await latest_customer_message(session, conversation_id=conversation.id)
+    return _Use(
+        script_id=script.id,
+        channel=answer_channel(conversation.channel),
+        variant=await _variant(session, conversation=conversation, script=script),
+        message_id=latest.id if latest is not None else None,
+    )
+
+
+async def _add_event(
     session: AsyncSession,
     *,
     conversation: Conversation,
     user: User,
-    script_id: int,
-    registry: Any = None,
-) -> ScriptEvent | None:
-    """An agent put the script into the reply box; counted once per customer message."""
-    await shop_script(session, shop_id=conversation.shop_id, script_id=script_id)
-    latest = await latest_customer_message(session, conversation_id=conversation.id)
-    message_id = latest.id if latest is not None else None
-    if await _event_exists(
-        session,
-        conversation_id=conversation.id,
-        script_id=script_id,
-        kind=ScriptEventKind.inserted,
-        message_id=message_id,
-    ):
-        return None
-    variant, channel = await _variant(
-        session, registry=registry, conversation=conversation, script_id=script_id
-    )
+    use: _Use,
+    kind: ScriptEventKind,
+    edited: bool | None = None,
+) -> ScriptEvent:
     event = ScriptEvent(
         shop_id=conversation.shop_id,
-        script_id=script_id,
-        kind=ScriptEventKind.inserted,
-        channel=channel,
-        variant=variant,
+        script_id=use.script_id,
+        kind=kind,
+        channel=use.channel,
+        variant=use.variant,
         conversation_id=conversation.id,
-        message_id=message_id,
+        message_id=use.message_id,
         user_id=user.id,
+        edited=edited,
     )
     session.add(event)
     await session.flush()
     return event
+
+
+async def _insert_once(
+    session: AsyncSession, *, conversation: Conversation, user: User, use: _Use
+) -> ScriptEvent | None:
+    """`inserted` is counted once per customer message."""
+    if await _event_exists(
+        session,
+        conversation_id=conversation.id,
+        script_id=use.script_id,
+        kind=ScriptEventKind.inserted,
+        message_id=use.message_id,
+    ):
+        return None
+    return await _add_event(
+        session, conversation=conversation, user=user, use=use, kind=ScriptEventKind.inserted
+    )
+
+
+async def record_inserted(
+    session: AsyncSession, *, conversation: Conversation, user: User, script_id: int
+) -> ScriptEvent | None:
+    """An agent put the script into the reply box; counted once per customer message."""
+    use = await _use(session, conversation=conversation, script_id=script_id)
+    return await _insert_once(session, conversation=conversation, user=user, use=use)
 
 
 async def record_sent(
@@ -361,32 +387,20 @@ async def record_sent(
     script_id: int,
     text: str,
     inserted_text: str | None,
-    registry: Any = None,
 ) -> ScriptEvent:
     """A reply that came from a script was sent: `sent` (edited when the text changed since the
     insertion), and `inserted` too when the workspace did not report it."""
-    await record_inserted(
-        session, conversation=conversation, user=user, script_id=script_id, registry=registry
-    )
-    latest = await latest_customer_message(session, conversation_id=conversation.id)
-    variant, channel = await _variant(
-        session, registry=registry, conversation=conversation, script_id=script_id
-    )
+    use = await _use(session, conversation=conversation, script_id=script_id)
+    await _insert_once(session, conversation=conversation, user=user, use=use)
     edited = inserted_text is None or text.strip() != inserted_text.strip()
-    event = ScriptEvent(
-        shop_id=conversation.shop_id,
-        script_id=script_id,
+    return await _add_event(
+        session,
+        conversation=conversation,
+        user=user,
+        use=use,
         kind=ScriptEventKind.sent,
-        channel=channel,
-        variant=variant,
-        conversation_id=conversation.id,
-        message_id=latest.id if latest is not None else None,
-        user_id=user.id,
         edited=edited,
     )
-    session.add(event)
-    await session.flush()
-    return event
 
 
 # --- proposals ----------------------------------------------------------------------------------

@@ -245,10 +245,7 @@ def _allowed(
 ) -> bool:
     tags = frozenset(str(t) for t in (customer.tags if customer is not None else []) or [])
     label = emotion.label if emotion.polarity == "negative" else emotion.polarity
-    return script.allows(channel=channel, customer_tags=tags, emotion=label) or (
-        emotion.polarity == "negative"
-        and script.allows(channel=channel, customer_tags=tags, emotion="negative")
-    )
+    return script.allows(channel=channel, customer_tags=tags, emotion=label)
 
 
 async def _shop_timezone(session: AsyncSession, shop_id: int) -> str:

@@ -114,7 +114,6 @@ async def post_message(
             inserted_text=body.assist.inserted_text if body.assist else None,
             approver=approver,
             actor=actor,
-            registry=request.app.state.bot,
         )
     except assist.ReplyBlocked as exc:
         return assist_api.blocked_response(exc)

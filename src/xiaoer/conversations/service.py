@@ -540,7 +540,6 @@ async def post_staff_message(
     inserted_text: str | None = None,
     approver: User | None = None,
     actor: Actor | None = None,
-    registry: Any = None,
 ) -> Message:
     """A reply to the customer (assignee, or a supervisor stepping in) or an internal note (any
     staff of the shop; pushed to staff topics only). Idempotent per `client_msg_id`.
@@ -607,7 +606,6 @@ async def post_staff_message(
                 script_id=script_id,
                 text=text,
                 inserted_text=inserted_text,
-                registry=registry,
             )
         queue_summary(session, conversation, message)
     return message

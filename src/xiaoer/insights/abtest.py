@@ -24,6 +24,7 @@ from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.insights import intervals
 from xiaoer.insights.stats import Outcomes, Usage, event_counts, outcomes_by, uses_subquery
 from xiaoer.knowledge import service as knowledge
+from xiaoer.knowledge.library import served_content
 from xiaoer.knowledge.models import Script, ScriptAbTest, ScriptStatus, ScriptVersion
 
 MIN_SPLIT = 0.05
@@ -37,18 +38,6 @@ async def access_test(session: AsyncSession, user: User, test_id: int) -> Script
     if test is None or test.shop_id != user.shop_id:
         raise NotFound("A/B test not found")
     return test
-
-
-async def served_content(session: AsyncSession, script: Script) -> dict[str, Any] | None:
-    """The content of the version the bot serves, or None when nothing is published."""
-    if script.published_version is None:
-        return None
-    return await session.scalar(
-        select(ScriptVersion.content).where(
-            ScriptVersion.script_id == script.id,
-            ScriptVersion.version == script.published_version,
-        )
-    )
 
 
 def b_wordings(content: dict[str, Any] | None) -> dict[str, str]:

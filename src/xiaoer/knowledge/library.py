@@ -35,6 +35,10 @@ CONVERSATION_CHANNELS: dict[str, str] = {
 }
 
 
+# A customer feeling one of these is also "negative" for a script triggered on negative emotion.
+NEGATIVE_EMOTIONS = frozenset({"negative", "anger", "anxiety", "disappointment"})
+
+
 def answer_channel(conversation_channel: str | None) -> str:
     return CONVERSATION_CHANNELS.get(conversation_channel or "", "im")
 
@@ -103,7 +107,10 @@ class PublishedScript:
         if tags and not (customer_tags or frozenset()) & set(tags):
             return False
         emotions = wanted.get("emotions") or []
-        return not (emotions and emotion is not None and emotion not in emotions)
+        if not emotions or emotion is None:
+            return True
+        felt = {emotion, "negative"} if emotion in NEGATIVE_EMOTIONS else {emotion}
+        return bool(felt & set(emotions))
 
 
 def version_content(script: Script) -> dict[str, Any]:
@@ -139,6 +146,26 @@ def published_from(
         ab_split=ab_split,
         bot_enabled=bool(content.get("bot_enabled", True)),
     )
+
+
+async def served_content(session: AsyncSession, script: Script) -> dict[str, Any] | None:
+    """The content of the version the bot serves, or None when nothing is published."""
+    if script.published_version is None:
+        return None
+    return await session.scalar(
+        select(ScriptVersion.content).where(
+            ScriptVersion.script_id == script.id,
+            ScriptVersion.version == script.published_version,
+        )
+    )
+
+
+async def served_script(session: AsyncSession, script: Script) -> PublishedScript | None:
+    """One script as served (no trained matcher needed), or None when nothing is published."""
+    content = await served_content(session, script)
+    if content is None or script.published_version is None:
+        return None
+    return published_from(script.id, script.published_version, content, script.ab_split)
 
 
 _SERVED = and_(Script.status != ScriptStatus.retired, Script.published_version.is_not(None))
