@@ -87,6 +87,25 @@ def test_pair_threshold_prefers_accuracy_with_a_minimum_f1() -> None:
     assert m2["dev_f1"] > 0
 
 
+def test_pair_threshold_prefers_f1_among_equally_accurate_thresholds() -> None:
+    import numpy as np
+
+    from xiaoer.nlp.pairs import tune_threshold
+
+    # 0.9 and 0.3 are both 90 % accurate; 0.3 finds both "same" pairs (F1 0.8 vs 0.67).
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.3, 0.5, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    t, metrics = tune_threshold(p, y)
+    assert t == 0.3
+    assert metrics == {"dev_accuracy": 0.9, "dev_f1": 0.8}
+    # a clearly more accurate threshold still wins over a higher F1 (0.95 vs 0.94)
+    y = np.array([1] * 10 + [0] * 90)
+    p = np.array([0.9] * 5 + [0.4] * 5 + [0.4] * 6 + [0.1] * 84)
+    t, metrics = tune_threshold(p, y)
+    assert t == 0.9
+    assert metrics["dev_accuracy"] == 0.95
+
+
 def test_binary_classifier_chooses_nb_svm_out_of_fold() -> None:
     pos = ["很好吃", "送得很快", "味道不错", "非常满意", "好评", "分量足", "服务很好", "还会再点"]
     neg = [
@@ -134,5 +153,11 @@ def test_pair_threshold_without_dev_comes_from_out_of_fold_scores() -> None:
     assert 0.0 < model.threshold < 1.0
     assert model.same("花呗怎么还款", "请问花呗怎么还款")
     assert not model.same("花呗怎么还款", "借呗怎么还款")
+    assert model.word_vectors is not None and "花呗" in model.word_vectors.index
+    # a model pickled before the learned vectors existed scores without them
+    old = PairScorer().fit(a, b, y)
+    del old.word_vectors, old.char_vectors
+    old._fit_models(old._features(a, b), old._dense_features(a, b), np.asarray(y))
+    assert old.same("花呗怎么还款", "请问花呗怎么还款")
     # tiny sets keep the default threshold
     assert not _enough_for_folds(np.asarray(y[:60]))
