@@ -153,7 +153,8 @@ def test_pair_threshold_without_dev_comes_from_out_of_fold_scores() -> None:
     assert 0.0 < model.threshold < 1.0
     assert model.same("花呗怎么还款", "请问花呗怎么还款")
     assert not model.same("花呗怎么还款", "借呗怎么还款")
-    assert model.word_vectors is not None and "花呗" in model.word_vectors.index
+    assert model.word_vectors is not None
+    assert "花呗" in model.word_vectors.index
     # a model pickled before the learned vectors existed scores without them
     old = PairScorer().fit(a, b, y)
     del old.word_vectors, old.char_vectors
