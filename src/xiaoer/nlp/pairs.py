@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel, Levenshtein
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -376,13 +377,16 @@ class PairScorer:
         assert self.model is not None, "fit first"
         na = [normalize(t) for t in a]
         nb = [normalize(t) for t in b]
-        X, F = self._sparse_features(na, nb), self._dense_features(na, nb)
-        if len(na) > SMALL_BATCH:
-            return self._combine(X, F)
-        # The trees' OpenMP pool gains nothing on a few pairs and, when other processes share the
-        # cores, waits at its barriers: one pair at a time went from p99 ~11 ms to ~1.4 s.
-        with _one_thread():
-            return self._combine(X, F)
+        # Inputs are built here, so scikit-learn's per-call checks only cost time: about half of
+        # scoring one pair went to parameter validation and input inspection in ten calls.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            X, F = self._sparse_features(na, nb), self._dense_features(na, nb)
+            if len(na) > SMALL_BATCH:
+                return self._combine(X, F)
+            # The trees' OpenMP pool gains nothing on a few pairs and, when other processes share
+            # the cores, waits at its barriers: one pair at a time went from p99 ~11 ms to ~1.4 s.
+            with _one_thread():
+                return self._combine(X, F)
 
     def same(self, a: str, b: str) -> bool:
         return bool(self.predict_proba([a], [b])[0] >= self.threshold)
