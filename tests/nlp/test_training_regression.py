@@ -57,6 +57,8 @@ def test_english_intent_with_oos_class() -> None:
     texts = [t for ts in rows.values() for t in ts]
     labels = [k for k, ts in rows.items() for _ in ts]
     model = TextClassifier(oos_label="oos").fit(texts, labels)
+    assert model.featurizer is not None
+    assert model.featurizer.vectors is not None  # multi-class models learn token vectors
     assert model.predict("please check my balance").label == "balance"
     assert model.predict("my card was stolen").label == "card"
     assert (
@@ -123,6 +125,8 @@ def test_binary_classifier_chooses_nb_svm_out_of_fold() -> None:
     model = TextClassifier().fit(texts, labels)
     assert {"oof_plain_svm", "oof_nb_svm"} <= set(model.train_metrics)
     assert model.predict("味道很差").label == "negative"
+    assert model.featurizer is not None
+    assert model.featurizer.vectors is None  # two-class models stay lexical
     plain = TextClassifier(nb_svm=False).fit(texts, labels)
     assert not plain.uses_nb_svm
     assert "oof_nb_svm" not in plain.train_metrics
@@ -162,3 +166,37 @@ def test_pair_threshold_without_dev_comes_from_out_of_fold_scores() -> None:
     assert old.same("花呗怎么还款", "请问花呗怎么还款")
     # tiny sets keep the default threshold
     assert not _enough_for_folds(np.asarray(y[:60]))
+
+
+def test_learned_vectors_join_the_features_and_the_fast_path_matches() -> None:
+    import numpy as np
+
+    from xiaoer.nlp.classify import Featurizer
+
+    texts = [
+        "top up my card",
+        "add money to my card",
+        "top up failed",
+        "my card was declined",
+        "card payment declined at the shop",
+        "how do I add money",
+    ] * 3
+    f = Featurizer(False)
+    X = f.fit_transform(texts)
+    assert f.vectors is not None
+    assert X.shape[1] == len(f.words.vocabulary_) + len(f.chars.vocabulary_) + f.vectors.dim
+    for text in ("top up my card please", "zzz qqq"):
+        assert np.allclose(f.transform_one(text).toarray(), f.transform([text]).toarray())
+    zh = Featurizer(True)
+    zh_texts = ["我的快递到哪了", "物流怎么不更新", "快递几天能到", "怎么退货", "退货运费谁出"] * 3
+    zh.fit_transform(zh_texts)
+    assert zh.vectors is not None
+    assert "快递" in zh.vectors.index
+    for text in ("快递怎么还没到", "完全没见过的字"):
+        assert np.allclose(zh.transform_one(text).toarray(), zh.transform([text]).toarray())
+    plain = Featurizer(False, learned_vectors=False)
+    plain.fit_transform(texts)
+    assert plain.vectors is None
+    # a featurizer pickled before learned vectors existed has no such attribute
+    del plain.vectors
+    assert plain.transform_one("top up").shape == plain.transform(["top up"]).shape

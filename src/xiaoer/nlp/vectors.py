@@ -35,9 +35,12 @@ class CooccurrenceVectors:
         window: int = 3,
         min_count: int = 2,
         alpha: float = 0.75,
+        max_vocab: int | None = None,
     ) -> CooccurrenceVectors:
+        """`max_vocab` keeps only the most frequent tokens (bounds the model's memory)."""
         counts = Counter(t for s in sentences for t in s)
-        vocab = sorted(t for t, c in counts.items() if c >= min_count)
+        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: -counts[t])
+        vocab = sorted(kept[:max_vocab] if max_vocab is not None else kept)
         index = {t: i for i, t in enumerate(vocab)}
         n = len(vocab)
         if n <= 2:
