@@ -138,9 +138,10 @@ def is_chinese(texts: Iterable[str], sample: int = 200) -> bool:
     return seen > 0 and hits * 2 >= seen
 
 
-def word_analyzer(text: str) -> list[str]:
-    """Word uni+bigrams over `tokenize` (a picklable analyzer for scikit-learn vectorizers)."""
-    toks = tokenize(text)
+def word_analyzer(text: str | tuple[str, ...]) -> list[str]:
+    """Word uni+bigrams over `tokenize` (a picklable analyzer for scikit-learn vectorizers); a
+    tuple is taken as the text's tokens already (saves a jieba pass when the caller has them)."""
+    toks = tokenize(text) if isinstance(text, str) else list(text)
     return toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
 
 
