@@ -191,10 +191,6 @@ def _pair_features(na: Sequence[str], nb: Sequence[str]) -> np.ndarray:
     return np.asarray(out, dtype=np.float32).reshape(len(out), -1)
 
 
-def _chars(text: str) -> list[str]:
-    return list(text)
-
-
 def _alignment_features(
     na: Sequence[str], nb: Sequence[str], views: Sequence[tuple[Any, CooccurrenceVectors]]
 ) -> np.ndarray:
@@ -205,8 +201,9 @@ def _alignment_features(
     out = []
     for x, z in zip(na, nb, strict=True):
         f: list[float] = []
-        for tok, vec in views:
-            vx, vz = vec.lookup(tok(x)), vec.lookup(tok(z))
+        cut = [(tok(x), tok(z)) for tok, _ in views]
+        for (tx, tz), (_, vec) in zip(cut, views, strict=True):
+            vx, vz = vec.lookup(tx), vec.lookup(tz)
             if not len(vx) or not len(vz):
                 f += [0.0] * 7
                 continue
@@ -223,8 +220,8 @@ def _alignment_features(
                 float((bx < WEAK_ALIGNMENT).sum()),
                 float((bz < WEAK_ALIGNMENT).sum()),
             ]
-        words = views[0][1]
-        wx, wz = set(tokenize(x)), set(tokenize(z))
+        words = views[0][1]  # the word view: its tokens are the words only one text has
+        wx, wz = set(cut[0][0]), set(cut[0][1])
         ox, oz = words.lookup(sorted(wx - wz)), words.lookup(sorted(wz - wx))
         if len(ox) and len(oz):
             f.append(float((ox @ oz.T).max()))
@@ -303,7 +300,7 @@ class PairScorer:
         chars = getattr(self, "char_vectors", None)
         if words is None or chars is None:
             return []
-        return [(tokenize, words), (_chars, chars)]
+        return [(tokenize, words), (list, chars)]
 
     def _dense_features(self, na: Sequence[str], nb: Sequence[str]) -> np.ndarray:
         views = self._views()

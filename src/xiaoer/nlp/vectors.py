@@ -56,11 +56,8 @@ class CooccurrenceVectors:
                     if j != i and ids[j] >= 0:
                         rows.append(u)
                         cols.append(ids[j])
-        m = sp.coo_matrix(
-            (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, n)
-        ).tocsr()
+        m = sp.coo_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, n))
         m.sum_duplicates()
-        m = m.tocoo()
         total = float(m.sum()) or 1.0
         row_sum = np.asarray(m.sum(axis=1)).ravel()
         # Context counts raised to 0.75 (smoothing from word2vec): rare contexts get less PMI.
