@@ -21,6 +21,7 @@ from xiaoer.config import Settings, get_settings
 from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
+from xiaoer.ratelimit import make_rate_limiter
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
         app.state.sessions = make_sessionmaker(app.state.engine)
         app.state.bus = make_bus(settings.redis_url)
         await app.state.bus.start()
+        app.state.ratelimiter = make_rate_limiter(settings.redis_url)
         from xiaoer.bot.engine import BotRegistry
 
         app.state.bot = BotRegistry(app.state.sessions)
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
             yield
         finally:
             await app.state.bus.stop()
+            await app.state.ratelimiter.aclose()
             if "engine" not in state:
                 await app.state.engine.dispose()
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     bot_unanswered_turns_before_handoff: int = 2
     max_message_chars: int = 4000
     log_json: bool = True
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs), JSON list in env.
+    trusted_proxies: list[str] = Field(default_factory=list)
     nlp: NlpSettings = NlpSettings()
 
     @model_validator(mode="after")

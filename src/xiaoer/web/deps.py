@@ -17,6 +17,7 @@ from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.service import actor_for
 from xiaoer.errors import Forbidden, Unauthorized
+from xiaoer.web import clientip
 
 SESSION_COOKIE = "xiaoer_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -112,7 +113,7 @@ Admin = Annotated[User, require_role(Role.admin)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    return clientip.client_ip(request)
 
 
 def user_actor(request: Request, user: User) -> Actor:
