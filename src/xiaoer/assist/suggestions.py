@@ -27,12 +27,12 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.assist import history as repeat
 from xiaoer.assist import service as assist
 from xiaoer.bot import service as bot
 from xiaoer.bot.engine import BotUnavailable
 from xiaoer.conversations.models import Conversation, Message
-from xiaoer.db import utcnow
 from xiaoer.knowledge.library import answer_channel
 from xiaoer.knowledge.models import ScriptEvent, ScriptEventKind
 from xiaoer.nlp import detect_emotion
@@ -86,7 +86,7 @@ def shop_stats(rows: dict[int, ScriptStats]) -> ShopStats:
 
 
 async def load_stats(session: AsyncSession, *, shop_id: int) -> ShopStats:
-    since = utcnow() - STATS_WINDOW
+    since = clock.now() - STATS_WINDOW
     rows = await session.execute(
         select(
             ScriptEvent.script_id,

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.insights import intervals
 from xiaoer.insights.stats import Outcomes, Usage, event_counts, outcomes_by, uses_subquery
@@ -117,7 +117,7 @@ async def start_test(
     test = ScriptAbTest(shop_id=script.shop_id, script_id=script.id, split=split)
     session.add(test)
     script.ab_split = split
-    script.published_at = utcnow()  # what is served changed: the bot reloads
+    script.published_at = clock.now()  # what is served changed: the bot reloads
     await session.flush()
     await _audit(
         session,
@@ -135,7 +135,7 @@ async def _end(
 ) -> None:
     if test.ended_at is not None:
         raise Conflict("this A/B test has already ended", code="test_ended")
-    test.ended_at = utcnow()
+    test.ended_at = clock.now()
     test.winner = winner
     script.ab_split = None
     script.published_at = test.ended_at
@@ -358,4 +358,4 @@ async def count_running(session: AsyncSession, *, shop_id: int) -> int:
 
 
 def ended_at_or_now(test: ScriptAbTest) -> dt.datetime:
-    return test.ended_at or utcnow()
+    return test.ended_at or clock.now()

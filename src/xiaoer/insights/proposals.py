@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, NotFound
 from xiaoer.insights.clusters import question_text
 from xiaoer.knowledge import service as knowledge
@@ -123,7 +123,7 @@ async def _decide(
 ) -> None:
     proposal.status = status
     proposal.decided_by_id = actor.id if actor.type == "user" else None
-    proposal.decided_at = utcnow()
+    proposal.decided_at = clock.now()
     await session.flush()
     await audit.record(
         session,

@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import events
+from xiaoer import clock, events
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
@@ -24,7 +24,6 @@ from xiaoer.auth.service import shop_timezone
 from xiaoer.commerce.models import Order
 from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.tickets.models import Ticket, TicketEvent, TicketStatus, TicketType
 
@@ -201,7 +200,7 @@ async def _insert_with_number(session: AsyncSession, ticket: Ticket, tz: str) ->
     """`T` + local date + `-` + daily sequence, unique on both databases under concurrency:
     allocation is serialised, and a unique violation (someone bypassing the lock) retries."""
     await _lock_numbering(session)
-    day = utcnow().astimezone(ZoneInfo(tz)).date()
+    day = clock.now().astimezone(ZoneInfo(tz)).date()
     for _attempt in range(5):
         ticket.number = await _next_number(session, day)
         try:
@@ -379,7 +378,7 @@ async def update_ticket(
         kind = "changed"
         if field == "status":
             kind = "reopened" if old in REOPENABLE and value == TicketStatus.open else "changed"
-            now = utcnow()
+            now = clock.now()
             if value == TicketStatus.resolved:
                 ticket.resolved_at = now
             elif value == TicketStatus.closed:
@@ -402,7 +401,7 @@ async def update_ticket(
         written.append(event)
     if not written:
         return []
-    ticket.updated_at = utcnow()
+    ticket.updated_at = clock.now()
     await session.flush()
     b, a = audit.diff(before, _snapshot(ticket))
     await audit.record(
@@ -438,7 +437,7 @@ async def add_comment(
         comment=body,
     )
     session.add(event)
-    ticket.updated_at = utcnow()
+    ticket.updated_at = clock.now()
     await session.flush()
     await audit.record(
         session,
