@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     bot_unanswered_turns_before_handoff: int = 2
     max_message_chars: int = 4000
     log_json: bool = True
+    jobs_in_process: bool = Field(
+        default=True, description="run the jobs worker inside `xiaoer serve` (off: `xiaoer worker`)"
+    )
+    jobs_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
+    jobs_concurrency: int = Field(default=1, ge=1, le=32, description="jobs run at once")
     nlp: NlpSettings = NlpSettings()
 
     @model_validator(mode="after")
