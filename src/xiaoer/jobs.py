@@ -112,6 +112,10 @@ class Job(IdMixin, Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
+class PermanentJobError(Exception):
+    """Raised by a handler when trying again cannot help: the job is dead at once."""
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -362,7 +366,7 @@ async def _execute(session: AsyncSession, row: Job) -> None:
     except Exception as exc:
         row.attempts += 1
         row.last_error = "".join(traceback.format_exception_only(exc)).strip()[-2000:]
-        if row.attempts >= row.max_attempts:
+        if row.attempts >= row.max_attempts or isinstance(exc, PermanentJobError):
             row.status = DEAD
             row.finished_at = clock.now()
             log.error("job_dead", job=row.name, job_id=row.id, error=row.last_error)

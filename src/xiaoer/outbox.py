@@ -50,7 +50,7 @@ MAX_DEPTH = 8
 DELIVER_JOB = "outbox.deliver"
 
 
-class EventLoop(RuntimeError):
+class EventLoop(jobs.PermanentJobError):
     """An event chain grew past MAX_DEPTH: handlers are probably triggering each other."""
 
 
@@ -62,6 +62,14 @@ class EventActor:
 
 SYSTEM = EventActor("system")
 BOT = EventActor("bot")
+
+
+def actor_of(actor: Any) -> EventActor:
+    """An event actor from an audit `Actor` (anything with `type` and `id`)."""
+    kind = str(getattr(actor, "type", "system"))
+    if kind not in ("user", "customer", "bot", "automation", "system"):
+        kind = "system"
+    return EventActor(kind, getattr(actor, "id", None))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, kw_only=True)

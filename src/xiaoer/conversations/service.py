@@ -23,12 +23,13 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import clock, events, metrics
+from xiaoer import clock, events, metrics, outbox
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.service import actor_for
 from xiaoer.conversations import frames
+from xiaoer.conversations.events import ConversationAssigned, MessageReceived
 from xiaoer.conversations.models import Conversation, ConversationStatus, Message, SenderType
 from xiaoer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from xiaoer.shops.models import Shop
@@ -313,6 +314,17 @@ async def store_customer_message(
         body=plan.text,
         client_msg_id=plan.client_msg_id,
     )
+    await outbox.publish(
+        session,
+        MessageReceived(
+            shop_id=conversation.shop_id,
+            actor=outbox.EventActor("customer", plan.customer_id),
+            conversation_id=conversation.id,
+            message_id=message.id,
+            customer_id=plan.customer_id,
+            channel=conversation.channel,
+        ),
+    )
     last = message
     if conversation.status == ConversationStatus.bot:
         if plan.wants_human:
@@ -510,6 +522,17 @@ async def accept_conversation(
     if getattr(result, "rowcount", 0) != 1:
         raise Conflict("another agent has already taken this conversation", code="already_taken")
     await session.refresh(conversation)
+    await outbox.publish(
+        session,
+        ConversationAssigned(
+            shop_id=conversation.shop_id,
+            actor=outbox.actor_of(actor),
+            conversation_id=conversation.id,
+            assignee_id=user.id,
+            previous_assignee_id=before.get("assignee_id"),
+            how="accepted",
+        ),
+    )
     notice = await add_system_message(
         session, conversation, "conversations.system.accepted", agent=user.display_name
     )
@@ -626,6 +649,17 @@ async def transfer_conversation(
     conversation.assignee_id = target.id
     conversation.status = ConversationStatus.active
     conversation.accepted_at = conversation.accepted_at or clock.now()
+    await outbox.publish(
+        session,
+        ConversationAssigned(
+            shop_id=conversation.shop_id,
+            actor=outbox.actor_of(actor),
+            conversation_id=conversation.id,
+            assignee_id=target.id,
+            previous_assignee_id=before.get("assignee_id"),
+            how="transferred",
+        ),
+    )
     notice = await add_system_message(
         session, conversation, "conversations.system.transferred", agent=target.display_name
     )

@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import clock, events
+from xiaoer import clock, events, outbox
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
@@ -25,6 +25,7 @@ from xiaoer.commerce.models import Order
 from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
 from xiaoer.errors import Conflict, InvalidInput, NotFound
+from xiaoer.tickets.events import TicketChanged
 from xiaoer.tickets.models import Ticket, TicketEvent, TicketStatus, TicketType
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -321,6 +322,12 @@ async def create_ticket(
         after=after,
         shop_id=shop_id,
     )
+    await outbox.publish(
+        session,
+        TicketChanged(
+            shop_id=shop_id, actor=outbox.actor_of(actor), ticket_id=ticket.id, created=True
+        ),
+    )
     events.queue_frame(session, [_queue_topic(shop_id)], _frame("ticket.created", ticket))
     return ticket
 
@@ -413,6 +420,16 @@ async def update_ticket(
         before=b,
         after=a,
         shop_id=ticket.shop_id,
+    )
+    await outbox.publish(
+        session,
+        TicketChanged(
+            shop_id=ticket.shop_id,
+            actor=outbox.actor_of(actor),
+            ticket_id=ticket.id,
+            created=False,
+            fields=sorted({e.field for e in written if e.field}),
+        ),
     )
     events.queue_frame(session, [_queue_topic(ticket.shop_id)], _frame("ticket.updated", ticket))
     return written
