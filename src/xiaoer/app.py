@@ -47,6 +47,7 @@ ROUTER_MODULES = (
     "xiaoer.insights.views",
     "xiaoer.assist.api",
     "xiaoer.assist.views",
+    "xiaoer.web.jobs_admin",
 )
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -110,9 +111,21 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
         from xiaoer.bot.engine import BotRegistry
 
         app.state.bot = BotRegistry(app.state.sessions)
+        app.state.worker = None
+        if settings.jobs_in_process:
+            from xiaoer.jobs import Worker
+
+            app.state.worker = Worker(
+                app.state.sessions,
+                poll_interval=settings.jobs_poll_seconds,
+                concurrency=settings.jobs_concurrency,
+            )
+            await app.state.worker.start()
         try:
             yield
         finally:
+            if app.state.worker is not None:
+                await app.state.worker.stop()
             await app.state.bus.stop()
             await app.state.ratelimiter.aclose()
             if "engine" not in state:

@@ -1,9 +1,10 @@
-"""Command line: `xiaoer serve|demo|seed|migrate|createuser`, plus `bot …`, `nlp …` and
+"""Command line: `xiaoer serve|worker|jobs|demo|seed|migrate|createuser`, plus `bot …`, `nlp …` and
 `scripts …`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from typing import Annotated, Any
@@ -178,3 +179,90 @@ def createuser(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
     sys.stdout.write(json.dumps(created, ensure_ascii=False) + "\n")
+
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Durable jobs: list them, run one now")
+app.add_typer(jobs_app, name="jobs")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="jobs run at once")] = None,
+) -> None:
+    """Run the jobs worker and scheduler alone (for when `serve` runs with
+    XIAOER_JOBS_IN_PROCESS=false)."""
+    from xiaoer.db import make_engine, make_sessionmaker
+    from xiaoer.jobs import Worker
+    from xiaoer.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(json_logs=settings.log_json)
+    _prepare(settings)
+
+    async def run() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await Worker(
+                make_sessionmaker(engine),
+                poll_interval=settings.jobs_poll_seconds,
+                concurrency=concurrency or settings.jobs_concurrency,
+            ).run_forever()
+        finally:
+            await engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Registered jobs with their due, later and dead counts, then the dead jobs."""
+    from xiaoer import jobs
+
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> Any:
+        return await jobs.job_counts(session), await jobs.dead_jobs(session, limit=50)
+
+    counts, dead = asyncio.run(_in_transaction(settings, work))
+    typer.echo(f"{'job':<36} {'every':>10} {'due':>6} {'later':>6} {'dead':>6}")
+    for c in counts:
+        every = f"{int(c.every.total_seconds())}s" if c.every else "-"
+        typer.echo(f"{c.name:<36} {every:>10} {c.due:>6} {c.later:>6} {c.dead:>6}")
+    if dead:
+        typer.echo("\ndead jobs:")
+        for row in dead:
+            typer.echo(f"  #{row.id} {row.name} attempts={row.attempts} {row.last_error[:120]}")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="a registered job name, or 'due' for all due")],
+) -> None:
+    """Run a job now in this process (a periodic one, or one without arguments), or every due
+    job with `due`."""
+    from xiaoer import jobs
+    from xiaoer.db import make_engine, make_sessionmaker
+
+    settings = get_settings()
+    _prepare(settings)
+    if name != "due" and name not in jobs.registered():
+        typer.echo(f"no job named {name!r}; see `xiaoer jobs list`", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> str:
+        engine = make_engine(settings.effective_database_url)
+        sessions = make_sessionmaker(engine)
+        try:
+            if name == "due":
+                return f"{await jobs.run_due_jobs(sessions)} jobs ran"
+            job_id = await jobs.run_job_now(sessions, name)
+            async with sessions() as session:
+                row = await session.get(jobs.Job, job_id)
+                assert row is not None
+                return f"job #{job_id} {name}: {row.status} {row.last_error[:200]}".strip()
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()))

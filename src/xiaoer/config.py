@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs), JSON list in env.
     trusted_proxies: list[str] = Field(default_factory=list)
+    jobs_in_process: bool = Field(
+        default=True, description="run the jobs worker inside `xiaoer serve` (off: `xiaoer worker`)"
+    )
+    jobs_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
+    jobs_concurrency: int = Field(default=1, ge=1, le=32, description="jobs run at once")
     nlp: NlpSettings = NlpSettings()
 
     @model_validator(mode="after")

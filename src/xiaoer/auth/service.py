@@ -9,11 +9,11 @@ from collections import deque
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.passwords import hash_password, verify_password
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 MIN_PASSWORD_LENGTH = 8
@@ -87,7 +87,7 @@ async def authenticate(session: AsyncSession, *, username: str, password: str, i
             shop_id=user.shop_id if user else None,
         )
         raise Unauthorized("wrong username or password")
-    user.last_login_at = utcnow()
+    user.last_login_at = clock.now()
     await audit.record(
         session,
         actor=actor_for(user, ip),
