@@ -29,7 +29,7 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
-GENERATE_SECRET_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+GENERATE_SECRET_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
 
 
 def secret_key_problem(key: str) -> str | None:
