@@ -1,7 +1,7 @@
 """Imports every domain's tables so Base.metadata is complete (Alembic, tests, create_all)."""
 
 from xiaoer.audit.models import AuditEntry
-from xiaoer.auth.models import User
+from xiaoer.auth.models import RecoveryCode, User, UserSession
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
@@ -33,6 +33,7 @@ __all__ = [
     "Message",
     "Order",
     "OutboxEvent",
+    "RecoveryCode",
     "Script",
     "ScriptAbTest",
     "ScriptAnswer",
@@ -47,5 +48,6 @@ __all__ = [
     "TicketEvent",
     "TrackingEvent",
     "User",
+    "UserSession",
     "VisitorIdentity",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,6 +23,7 @@ from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
 from xiaoer.ratelimit import make_rate_limiter
+from xiaoer.web.deps import OpsAccess
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -30,6 +32,8 @@ log = structlog.get_logger(__name__)
 ROUTER_MODULES = (
     "xiaoer.web.ops",
     "xiaoer.auth.views",
+    "xiaoer.auth.account_views",
+    "xiaoer.auth.session_views",
     "xiaoer.auth.api",
     "xiaoer.audit.views",
     "xiaoer.knowledge.api",
@@ -97,6 +101,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, 500, "internal_error", "internal error")
 
 
+def _install_docs(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[OpsAccess])
+    async def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/docs", include_in_schema=False, dependencies=[OpsAccess])
+    async def api_docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Xiaoer API")
+
+
 def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     """Build the app. Extra keyword arguments land on `app.state` (tests inject engines)."""
     settings = settings or get_settings()
@@ -131,8 +145,13 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
             if "engine" not in state:
                 await app.state.engine.dispose()
 
-    app = FastAPI(title="Xiaoer", version="0.1.0", lifespan=lifespan, docs_url="/api/docs")
+    # The docs and schema are served by `_install_docs` behind `ops_access` (login or token in
+    # production), not by FastAPI's open defaults.
+    app = FastAPI(
+        title="Xiaoer", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None
+    )
     app.state.settings = settings
+    _install_docs(app)
     _install_error_handlers(app)
 
     @app.middleware("http")

@@ -10,6 +10,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from xiaoer import migrate as migrations
@@ -26,6 +27,31 @@ app.add_typer(bot_app, name="bot", help="Ask the bot and inspect its decisions")
 app.add_typer(
     scripts_app, name="scripts", help="Lint, import and export the script library (话术库)"
 )
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The configured settings, or a clear message and exit 2 when they are refused (for
+    instance a weak secret key in production)."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(
+                f"configuration error: {error['msg'].removeprefix('Value error, ')}", err=True
+            )
+        raise typer.Exit(2) from None
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _refuse_demo_in_production(settings: Settings) -> None:
+    """The demo staff's passwords are printed and published: never on a production install."""
+    if settings.is_production:
+        typer.echo(
+            "refused: the demo shop's staff have published passwords and cannot be seeded with "
+            "XIAOER_ENV=production; create real accounts with `xiaoer createuser`",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def _prepare(settings: Settings) -> None:
@@ -72,7 +98,7 @@ def _serve(settings: Settings) -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    settings = get_settings()
+    settings = _settings()
     _prepare(settings)
     typer.echo(f"database at {settings.effective_database_url.split('@')[-1]} is up to date")
 
@@ -83,9 +109,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port")] = None,
 ) -> None:
     """Migrate, then serve the API, WebSockets and web UI."""
-    settings = get_settings().model_copy(
-        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    )
+    settings = _settings(host=host, port=port)
     _prepare(settings)
     _serve(settings)
 
@@ -96,7 +120,8 @@ def seed() -> None:
     from xiaoer.demo.seed import seed_demo_shop
     from xiaoer.shops.models import Shop
 
-    settings = get_settings()
+    settings = _settings()
+    _refuse_demo_in_production(settings)
     _prepare(settings)
 
     async def work(session: Any) -> Any:
@@ -119,9 +144,8 @@ def demo(
     """Seed the demo shop if the database is new, print its logins, then serve."""
     from xiaoer.demo.seed import DEMO_LOGINS_SLUG, demo_shop_summary, seed_if_empty
 
-    settings = get_settings().model_copy(
-        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    )
+    settings = _settings(host=host, port=port)
+    _refuse_demo_in_production(settings)
     _prepare(settings)
     seeded = asyncio.run(_in_transaction(settings, seed_if_empty))
     summary = seeded or asyncio.run(
@@ -152,7 +176,7 @@ def createuser(
     if role not in {r.value for r in Role}:
         typer.echo(f"unknown role {role!r}; use admin, supervisor or agent", err=True)
         raise typer.Exit(2)
-    settings = get_settings()
+    settings = _settings()
     _prepare(settings)
 
     async def work(session: Any) -> Any:

@@ -88,7 +88,7 @@ class DemoShop:
 
 
 STAFF = [
-    ("admin", "店长 王敏", Role.admin, "xiaoer-admin-2026"),
+    ("admin", "店长 王敏", Role.admin, "xiaoer-owner-2026"),
     ("supervisor", "主管 李娜", Role.supervisor, "xiaoer-super-2026"),
     ("agent1", "客服 小美", Role.agent, "xiaoer-agent-2026"),
     ("agent2", "客服 小杰", Role.agent, "xiaoer-agent-2026"),
