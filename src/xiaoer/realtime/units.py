@@ -11,6 +11,7 @@ queue inside the pool; beyond a bounded wait the client gets `busy` at once and 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -36,9 +37,11 @@ class Busy(Exception):
 
 
 class Admission:
-    """At most `limit` units run at once; up to `queue` more wait in order, each at most
-    `max_wait` seconds. Beyond that a unit is refused at once with `Busy`: a fast, explicit
-    answer the client can act on, instead of a long wait that ends in `internal_error`."""
+    """At most `limit` units run at once; others wait in order. A unit whose expected wait
+    (the queue ahead of it times the recent unit duration, shared by `limit` runners) exceeds
+    `max_wait`, or that finds `queue` units already waiting, is refused at once with `Busy`,
+    told to come back when the queue ahead should have drained: a fast, explicit answer the
+    client can act on, instead of a long wait that ends in `internal_error`."""
 
     def __init__(self, limit: int, queue: int, max_wait: float) -> None:
         self.limit = limit
@@ -47,16 +50,23 @@ class Admission:
         self._free = asyncio.Semaphore(limit)
         self.waiting = 0
         self.running = 0
+        self.unit_seconds = 0.02  # moving average of a unit's duration under current load
+
+    def expected_wait(self) -> float:
+        return (self.waiting + 1) * self.unit_seconds / self.limit
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        if self._free.locked() and self.waiting >= self.queue:
+        if self._free.locked() and (
+            self.waiting >= self.queue or self.expected_wait() > self.max_wait
+        ):
             metrics.BUSY_REFUSALS.labels("queue_full").inc()
             raise Busy(self._retry_after_ms())
         self.waiting += 1
         metrics.UNITS_WAITING.inc()
         try:
-            await asyncio.wait_for(self._free.acquire(), self.max_wait)
+            # A backstop only: the estimate above keeps waits near `max_wait`.
+            await asyncio.wait_for(self._free.acquire(), 2 * self.max_wait)
         except TimeoutError:
             metrics.BUSY_REFUSALS.labels("wait_timeout").inc()
             raise Busy(self._retry_after_ms()) from None
@@ -64,15 +74,18 @@ class Admission:
             self.waiting -= 1
             metrics.UNITS_WAITING.dec()
         self.running += 1
+        started = time.monotonic()
         try:
             yield
         finally:
             self.running -= 1
             self._free.release()
+            self.unit_seconds += 0.05 * (time.monotonic() - started - self.unit_seconds)
 
     def _retry_after_ms(self) -> int:
-        # Longer queues ask for longer pauses, so retries do not arrive as one wave again.
-        return min(5000, 250 + 2 * self.waiting)
+        # When the queue ahead should have drained, so retries do not arrive as one wave again.
+        drain = self.waiting * self.unit_seconds / self.limit
+        return int(min(10.0, max(0.25, drain)) * 1000)
 
 
 def admission(app_state: Any) -> Admission:
