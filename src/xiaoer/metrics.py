@@ -24,3 +24,25 @@ WS_FRAME_LATENCY = Histogram(
     "Time from an inbound WebSocket frame to its answer",
     ["channel", "type", "outcome"],
 )
+
+# Read at scrape time (xiaoer.health.refresh_gauges).
+UNITS_RUNNING = Gauge("xiaoer_units_running", "Socket units of work running")
+WAITING_CONVERSATIONS = Gauge(
+    "xiaoer_waiting_conversations", "Conversations waiting for an agent", ["shop"]
+)
+OLDEST_WAIT = Gauge(
+    "xiaoer_oldest_waiting_conversation_seconds",
+    "How long the oldest waiting chat has waited",
+    ["shop"],
+)
+BACKUP_LAST_SUCCESS = Gauge(
+    "xiaoer_backup_last_success_timestamp_seconds", "When the last successful backup was taken"
+)
+BACKUP_LAST_OK = Gauge("xiaoer_backup_last_run_ok", "1 if the most recent backup run succeeded")
+BACKUP_BYTES = Gauge("xiaoer_backup_last_size_bytes", "Size of the most recent backup archive")
+
+# Durable jobs: the job runner reports through these (see docs/deployment.md).
+JOB_LAG = Gauge(
+    "xiaoer_job_lag_seconds", "How late the oldest due, unfinished job of a kind is", ["job"]
+)
+JOB_RUNS = Counter("xiaoer_job_runs_total", "Job runs by outcome", ["job", "outcome"])
