@@ -117,7 +117,13 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = state.get("engine") or make_engine(settings.effective_database_url)
+        capacity = settings.capacity
+        app.state.engine = state.get("engine") or make_engine(
+            settings.effective_database_url,
+            pool_size=capacity.db_pool_size,
+            max_overflow=capacity.db_max_overflow,
+            pool_timeout=capacity.db_pool_timeout_seconds,
+        )
         app.state.sessions = make_sessionmaker(app.state.engine)
         app.state.bus = make_bus(settings.redis_url)
         await app.state.bus.start()

@@ -1,5 +1,5 @@
-"""Command line: `xiaoer serve|worker|jobs|demo|seed|migrate|createuser`, plus `bot …`, `nlp …` and
-`scripts …`."""
+"""Command line: `xiaoer serve|worker|jobs|demo|seed|migrate|createuser|backup|restore`, plus
+`bot …`, `nlp …` and `scripts …`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -290,3 +291,39 @@ def jobs_run(
             await engine.dispose()
 
     typer.echo(asyncio.run(run()))
+
+
+@app.command()
+def backup() -> None:
+    """Back up the database into the backup directory (XIAOER_BACKUP__DIR, default
+    <data dir>/backups) and keep the newest XIAOER_BACKUP__KEEP archives. Safe while serving."""
+    from xiaoer.backup import run_backup
+
+    result = run_backup(get_settings())
+    if not result.ok:
+        typer.echo(f"backup failed: {result.error}", err=True)
+        raise typer.Exit(1)
+    removed = f", removed {len(result.removed)} old" if result.removed else ""
+    typer.echo(f"{result.file} ({result.bytes} bytes, {result.seconds:.1f} s{removed})")
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="a .sqlite3.gz or .pgdump file from `backup`")],
+    force: Annotated[
+        bool, typer.Option("--force", help="replace a database that already has data")
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database (stop the servers first), then migrate it
+    to this version's schema."""
+    from xiaoer.backup import BackupError, restore_backup
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        restore_backup(settings, archive, force=force)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    migrations.upgrade(settings.effective_database_url)
+    typer.echo(f"restored {archive.name}")

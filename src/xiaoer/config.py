@@ -67,6 +67,27 @@ class NlpSettings(BaseModel):
     embedding_api_key: SecretStr | None = None
 
 
+class CapacitySettings(BaseModel):
+    """How much one process takes on before it answers `busy` (docs/deployment.md).
+    `XIAOER_CAPACITY__UNITS_IN_FLIGHT` etc. Socket units stay below the pool size, so they never
+    wait inside the pool; HTTP requests use the rest of it."""
+
+    units_in_flight: int = Field(default=16, ge=1)
+    units_waiting: int = Field(default=500, ge=0)
+    unit_wait_seconds: float = Field(default=5.0, gt=0)
+    db_pool_size: int = Field(default=24, ge=1)
+    db_max_overflow: int = Field(default=16, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class BackupSettings(BaseModel):
+    """`xiaoer backup` and the scheduled backup job: where archives go and how many stay."""
+
+    dir: Path | None = Field(default=None, description="default: <data_dir>/backups")
+    keep: int = Field(default=14, ge=1)
+    every_hours: float = Field(default=24.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XIAOER_", env_nested_delimiter="__")
 
@@ -97,6 +118,8 @@ class Settings(BaseSettings):
     session_max_hours: float = 12.0
     session_idle_minutes: float = 120.0
     nlp: NlpSettings = NlpSettings()
+    capacity: CapacitySettings = CapacitySettings()
+    backup: BackupSettings = BackupSettings()
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
@@ -124,6 +147,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'xiaoer.db'}"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup.dir or self.data_dir / "backups"
 
     @property
     def models_dir(self) -> Path:
