@@ -198,7 +198,7 @@ async def waiting_by_shop(session: AsyncSession) -> dict[int, tuple[int, float]]
         .where(Conversation.status == ConversationStatus.queued)
         .group_by(Conversation.shop_id)
     )
-    now = utcnow()
+    now = clock.now()
     waiting: dict[int, tuple[int, float]] = {}
     for shop_id, count, oldest in rows.all():
         if oldest is not None and oldest.tzinfo is None:  # SQLite aggregates drop the type
