@@ -17,11 +17,16 @@ from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from xiaoer.app import create_app
+from xiaoer.auth.passwords import configure_password_hashing
 from xiaoer.config import Settings
 from xiaoer.db import make_engine, make_sessionmaker, transaction
 from xiaoer.migrate import sync_url, upgrade
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Seeding hashes ~1,200 staff passwords a run: full-cost argon2 made that minutes of the suite.
+# Server processes started by tests get it too (tests/servers.py).
+TEST_HASHING = "cheapest-for-tests"
+configure_password_hashing(Settings(env="test", password_hashing=TEST_HASHING))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,7 +88,13 @@ def sync_engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(env="test", database_url=database_url, data_dir=tmp_path, log_json=False)
+    return Settings(
+        env="test",
+        database_url=database_url,
+        data_dir=tmp_path,
+        log_json=False,
+        password_hashing=TEST_HASHING,
+    )
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaoer import metrics
+from xiaoer.auth.passwords import configure_password_hashing
 from xiaoer.config import Settings, get_settings
 from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
@@ -98,6 +99,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     """Build the app. Extra keyword arguments land on `app.state` (tests inject engines)."""
     settings = settings or get_settings()
+    configure_password_hashing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

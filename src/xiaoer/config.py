@@ -37,12 +37,16 @@ class Settings(BaseSettings):
     bot_unanswered_turns_before_handoff: int = 2
     max_message_chars: int = 4000
     log_json: bool = True
+    # "cheapest-for-tests" makes seeding hundreds of users cheap; refused unless env is "test".
+    password_hashing: Literal["argon2id", "cheapest-for-tests"] = "argon2id"  # noqa: S105
     nlp: NlpSettings = NlpSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError("XIAOER_SECRET_KEY must be set to a real secret in production")
+        if self.password_hashing != "argon2id" and self.env != "test":  # noqa: S105
+            raise ValueError("XIAOER_PASSWORD_HASHING other than argon2id is for tests only")
         return self
 
     @property
