@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
 
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    if settings.bench_echo:
+        app.include_router(importlib.import_module("xiaoer.web.bench").router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     vendor = settings.vendor_dir or Path.cwd() / "node_modules"

@@ -62,7 +62,7 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from xiaoer.app import create_app
-    from xiaoer.logging import configure_logging
+    from xiaoer.logs import configure_logging
 
     configure_logging(json_logs=settings.log_json)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

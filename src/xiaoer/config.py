@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # "cheapest-for-tests" makes seeding hundreds of users cheap; refused unless env is "test".
     password_hashing: Literal["argon2id", "cheapest-for-tests"] = "argon2id"  # noqa: S105
     nlp: NlpSettings = NlpSettings()
+    # The bare `/ws/echo` socket that `bench/chat_load.py` compares the chat path against.
+    bench_echo: bool = False
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -47,6 +49,8 @@ class Settings(BaseSettings):
             raise ValueError("XIAOER_SECRET_KEY must be set to a real secret in production")
         if self.password_hashing != "argon2id" and self.env != "test":  # noqa: S105
             raise ValueError("XIAOER_PASSWORD_HASHING other than argon2id is for tests only")
+        if self.bench_echo and self.env == "production":
+            raise ValueError("XIAOER_BENCH_ECHO is for benchmarks, not production")
         return self
 
     @property
