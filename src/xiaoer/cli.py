@@ -9,9 +9,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
-from xiaoer import migrate as migrations
 from xiaoer.bot.cli import app as bot_app
 from xiaoer.config import Settings, get_settings
 from xiaoer.knowledge.cli import app as scripts_app
@@ -28,6 +26,8 @@ app.add_typer(
 
 
 def _prepare(settings: Settings) -> None:
+    from xiaoer import migrate as migrations  # Alembic: not needed for `--help`
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.effective_database_url)
 
@@ -92,6 +92,8 @@ def serve(
 @app.command()
 def seed() -> None:
     """Seed the demo shop into the configured database and exit."""
+    from sqlalchemy import select
+
     from xiaoer.demo.seed import seed_demo_shop
     from xiaoer.shops.models import Shop
 
@@ -142,6 +144,8 @@ def createuser(
     ] = "",
 ) -> None:
     """Create a staff user."""
+    from sqlalchemy import select
+
     from xiaoer.audit.service import Actor
     from xiaoer.auth.models import Role
     from xiaoer.auth.service import create_user
