@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaoer import metrics
+from xiaoer.auth.passwords import configure_password_hashing
 from xiaoer.config import Settings, get_settings
 from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
@@ -114,6 +115,7 @@ def _install_docs(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     """Build the app. Extra keyword arguments land on `app.state` (tests inject engines)."""
     settings = settings or get_settings()
+    configure_password_hashing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -172,6 +174,8 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
 
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    if settings.bench_echo:
+        app.include_router(importlib.import_module("xiaoer.web.bench").router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     vendor = settings.vendor_dir or Path.cwd() / "node_modules"

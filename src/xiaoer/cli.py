@@ -14,7 +14,6 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from xiaoer import migrate as migrations
 from xiaoer.bot.cli import app as bot_app
 from xiaoer.config import Settings, get_settings
 from xiaoer.knowledge.cli import app as scripts_app
@@ -56,6 +55,8 @@ def _refuse_demo_in_production(settings: Settings) -> None:
 
 
 def _prepare(settings: Settings) -> None:
+    from xiaoer import migrate as migrations  # Alembic: not needed for `--help`
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.effective_database_url)
 
@@ -90,7 +91,7 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from xiaoer.app import create_app
-    from xiaoer.logging import configure_logging
+    from xiaoer.logs import configure_logging
 
     configure_logging(json_logs=settings.log_json)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
@@ -118,6 +119,7 @@ def serve(
 @app.command()
 def seed() -> None:
     """Seed the demo shop into the configured database and exit."""
+
     from xiaoer.demo.seed import seed_demo_shop
     from xiaoer.shops.models import Shop
 
@@ -168,6 +170,7 @@ def createuser(
     ] = "",
 ) -> None:
     """Create a staff user."""
+
     from xiaoer.audit.service import Actor
     from xiaoer.auth.models import Role
     from xiaoer.auth.service import create_user
@@ -218,7 +221,7 @@ def worker(
     XIAOER_JOBS_IN_PROCESS=false)."""
     from xiaoer.db import make_engine, make_sessionmaker
     from xiaoer.jobs import Worker
-    from xiaoer.logging import configure_logging
+    from xiaoer.logs import configure_logging
 
     settings = get_settings()
     configure_logging(json_logs=settings.log_json)
@@ -299,7 +302,7 @@ def backup() -> None:
     <data dir>/backups) and keep the newest XIAOER_BACKUP__KEEP archives. Safe while serving."""
     from xiaoer.backup import run_backup
 
-    result = run_backup(get_settings())
+    result = run_backup(_settings())
     if not result.ok:
         typer.echo(f"backup failed: {result.error}", err=True)
         raise typer.Exit(1)
@@ -316,9 +319,10 @@ def restore(
 ) -> None:
     """Restore a backup into the configured database (stop the servers first), then migrate it
     to this version's schema."""
+    from xiaoer import migrate as migrations
     from xiaoer.backup import BackupError, restore_backup
 
-    settings = get_settings()
+    settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         restore_backup(settings, archive, force=force)

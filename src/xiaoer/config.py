@@ -117,14 +117,22 @@ class Settings(BaseSettings):
     # A session ends this long after login, or after this long without a request.
     session_max_hours: float = 12.0
     session_idle_minutes: float = 120.0
+    # "cheapest-for-tests" makes seeding hundreds of users cheap; refused unless env is "test".
+    password_hashing: Literal["argon2id", "cheapest-for-tests"] = "argon2id"  # noqa: S105
+    # The bare `/ws/echo` socket that `bench/chat_load.py` compares the chat path against.
+    bench_echo: bool = False
     nlp: NlpSettings = NlpSettings()
     capacity: CapacitySettings = CapacitySettings()
     backup: BackupSettings = BackupSettings()
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
+        if self.password_hashing != "argon2id" and self.env != "test":  # noqa: S105
+            raise ValueError("XIAOER_PASSWORD_HASHING other than argon2id is for tests only")
         if self.env != "production":
             return self
+        if self.bench_echo:
+            raise ValueError("XIAOER_BENCH_ECHO is for benchmarks, not production")
         problem = secret_key_problem(self.secret_key)
         if problem:
             raise ValueError(

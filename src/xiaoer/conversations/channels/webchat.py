@@ -324,17 +324,3 @@ async def customer_socket(websocket: WebSocket, shop_slug: str) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pusher
         subscription.close()
-
-
-@router.websocket("/ws/echo")
-async def echo_socket(websocket: WebSocket) -> None:
-    """The framework's ceiling for `bench/chat_load.py`: a WebSocket that only echoes."""
-    await websocket.accept()
-    metrics.WS_CONNECTIONS.labels("echo").inc()
-    try:
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-    except WebSocketDisconnect:
-        pass
-    finally:
-        metrics.WS_CONNECTIONS.labels("echo").dec()
