@@ -7,6 +7,7 @@ from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
 from xiaoer.customers.models import Customer, VisitorIdentity
 from xiaoer.db import Base
+from xiaoer.insights.models import QuestionClusterSnapshot
 from xiaoer.jobs import Job
 from xiaoer.knowledge.models import (
     Script,
@@ -34,6 +35,7 @@ __all__ = [
     "Order",
     "OutboxEvent",
     "RecoveryCode",
+    "QuestionClusterSnapshot",
     "Script",
     "ScriptAbTest",
     "ScriptAnswer",
