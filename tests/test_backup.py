@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, inspect, text
 from tests.conftest import postgres_admin_url, seed_shop
 from tests.servers import fresh_postgres
 from tests.test_cli import xiaoer
-from xiaoer.backup import archives, read_status, run_backup
+from xiaoer.ops.backup import archives, read_status, run_backup
 from xiaoer.config import Settings
 from xiaoer.migrate import sync_url, upgrade
 

@@ -25,7 +25,7 @@ WS_FRAME_LATENCY = Histogram(
     ["channel", "type", "outcome"],
 )
 
-# Read at scrape time (xiaoer.health.refresh_gauges).
+# Read at scrape time (xiaoer.ops.health.refresh_gauges).
 UNITS_RUNNING = Gauge("xiaoer_units_running", "Socket units of work running")
 WAITING_CONVERSATIONS = Gauge(
     "xiaoer_waiting_conversations", "Conversations waiting for an agent", ["shop"]

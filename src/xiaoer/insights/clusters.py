@@ -27,13 +27,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.bot.engine import BotRegistry, BotUnavailable
 from xiaoer.bot.models import BotDecision
 from xiaoer.bot.service import matching_text
 from xiaoer.conversations.models import Message
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.insights.period import Period
 from xiaoer.knowledge import service as knowledge
@@ -366,7 +366,7 @@ async def _mark_reviewed(
     pending: list[tuple[BotDecision, str]],
     extra: dict[str, Any],
 ) -> None:
-    now = utcnow()
+    now = clock.now()
     for decision, _ in pending:
         decision.reviewed_at = now
     await session.flush()
