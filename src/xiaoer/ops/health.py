@@ -113,6 +113,7 @@ async def job_lag(session: Any) -> dict[str, float]:
 
 async def refresh_gauges(state: Any) -> None:
     """Values that live in the database or on disk, read when Prometheus scrapes."""
+    from xiaoer import jobs
     from xiaoer.conversations.inbox import waiting_by_shop
     from xiaoer.ops.backup import read_status
 
@@ -130,12 +131,16 @@ async def refresh_gauges(state: Any) -> None:
     try:
         async with state.sessions() as session:
             lag = await job_lag(session)
+            counts = await jobs.job_counts(session)
     except Exception:  # as above
         log.warning("gauge_refresh_failed", gauge="job_lag", exc_info=True)
     else:
         metrics.JOB_LAG.clear()
         for name, seconds in lag.items():
             metrics.JOB_LAG.labels(name).set(seconds)
+        metrics.JOBS_DEAD.clear()
+        for count in counts:
+            metrics.JOBS_DEAD.labels(count.name).set(count.dead)
     status = read_status(state.settings.backup_dir)
     if status:
         metrics.BACKUP_LAST_OK.set(1 if status.get("ok") else 0)
