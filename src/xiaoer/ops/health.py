@@ -139,8 +139,8 @@ async def refresh_gauges(state: Any) -> None:
         for name, seconds in lag.items():
             metrics.JOB_LAG.labels(name).set(seconds)
         metrics.JOBS_DEAD.clear()
-        for count in counts:
-            metrics.JOBS_DEAD.labels(count.name).set(count.dead)
+        for per_job in counts:
+            metrics.JOBS_DEAD.labels(per_job.name).set(per_job.dead)
     status = read_status(state.settings.backup_dir)
     if status:
         metrics.BACKUP_LAST_OK.set(1 if status.get("ok") else 0)
