@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, inspect, text
 from tests.conftest import postgres_admin_url, seed_shop
 from tests.servers import fresh_postgres
 from tests.test_cli import xiaoer
-from xiaoer.backup import archives, read_status, run_backup
 from xiaoer.config import Settings
 from xiaoer.migrate import sync_url, upgrade
+from xiaoer.ops.backup import archives, read_status, run_backup
 
 
 @contextlib.contextmanager

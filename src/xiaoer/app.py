@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from xiaoer import metrics
 from xiaoer.auth.passwords import configure_password_hashing
 from xiaoer.config import Settings, get_settings
-from xiaoer.db import make_engine, make_sessionmaker
+from xiaoer.db import SETTINGS_KEY, make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
 from xiaoer.ratelimit import make_rate_limiter
@@ -127,6 +127,8 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
             pool_timeout=capacity.db_pool_timeout_seconds,
         )
         app.state.sessions = make_sessionmaker(app.state.engine)
+        # Jobs get only a session; the settings of the process that runs them ride along.
+        app.state.sessions.configure(info={SETTINGS_KEY: settings})
         app.state.bus = make_bus(settings.redis_url)
         await app.state.bus.start()
         app.state.ratelimiter = make_rate_limiter(settings.redis_url)

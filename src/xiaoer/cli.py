@@ -300,7 +300,7 @@ def jobs_run(
 def backup() -> None:
     """Back up the database into the backup directory (XIAOER_BACKUP__DIR, default
     <data dir>/backups) and keep the newest XIAOER_BACKUP__KEEP archives. Safe while serving."""
-    from xiaoer.backup import run_backup
+    from xiaoer.ops.backup import run_backup
 
     result = run_backup(_settings())
     if not result.ok:
@@ -320,7 +320,7 @@ def restore(
     """Restore a backup into the configured database (stop the servers first), then migrate it
     to this version's schema."""
     from xiaoer import migrate as migrations
-    from xiaoer.backup import BackupError, restore_backup
+    from xiaoer.ops.backup import BackupError, restore_backup
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

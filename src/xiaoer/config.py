@@ -81,11 +81,13 @@ class CapacitySettings(BaseModel):
 
 
 class BackupSettings(BaseModel):
-    """`xiaoer backup` and the scheduled backup job: where archives go and how many stay."""
+    """`xiaoer backup` and the daily `ops.backup` job: where archives go and how many stay.
+    Several hosts: point `dir` at storage the job's host can write, or turn `scheduled` off and
+    run `xiaoer backup` from one host's cron."""
 
     dir: Path | None = Field(default=None, description="default: <data_dir>/backups")
     keep: int = Field(default=14, ge=1)
-    every_hours: float = Field(default=24.0, gt=0)
+    scheduled: bool = True
 
 
 class Settings(BaseSettings):

@@ -25,7 +25,7 @@ WS_FRAME_LATENCY = Histogram(
     ["channel", "type", "outcome"],
 )
 
-# Read at scrape time (xiaoer.health.refresh_gauges).
+# Read at scrape time (xiaoer.ops.health.refresh_gauges).
 UNITS_RUNNING = Gauge("xiaoer_units_running", "Socket units of work running")
 WAITING_CONVERSATIONS = Gauge(
     "xiaoer_waiting_conversations", "Conversations waiting for an agent", ["shop"]
@@ -41,8 +41,8 @@ BACKUP_LAST_SUCCESS = Gauge(
 BACKUP_LAST_OK = Gauge("xiaoer_backup_last_run_ok", "1 if the most recent backup run succeeded")
 BACKUP_BYTES = Gauge("xiaoer_backup_last_size_bytes", "Size of the most recent backup archive")
 
-# Durable jobs: the job runner reports through these (see docs/deployment.md).
+# Durable jobs, from the job table. The label is `name`: `job` is Prometheus's own target label.
 JOB_LAG = Gauge(
-    "xiaoer_job_lag_seconds", "How late the oldest due, unfinished job of a kind is", ["job"]
+    "xiaoer_job_lag_seconds", "How late the oldest due, unfinished job of a kind is", ["name"]
 )
-JOB_RUNS = Counter("xiaoer_job_runs_total", "Job runs by outcome", ["job", "outcome"])
+JOBS_DEAD = Gauge("xiaoer_jobs_dead", "Jobs that used up their attempts", ["name"])

@@ -16,9 +16,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from sqlalchemy import text
 
 from xiaoer import metrics
+
+log = structlog.get_logger(__name__)
 
 Check = Callable[[Any], Awaitable[dict[str, Any] | None]]
 _CHECKS: dict[str, tuple[Check, bool]] = {}
@@ -51,6 +54,17 @@ async def _redis(state: Any) -> dict[str, Any] | None:
     return {"subscribed": subscribed}
 
 
+@readiness_check("jobs", critical=False)
+async def _jobs(state: Any) -> dict[str, Any] | None:
+    worker = getattr(state, "worker", None)
+    if worker is None:
+        return {"in_process": False}  # `xiaoer worker` processes run them
+    tasks = getattr(worker, "_tasks", [])
+    if not tasks or any(t.done() for t in tasks):
+        raise RuntimeError("the in-process job worker is not running")
+    return {"in_process": True}
+
+
 async def readiness(state: Any) -> tuple[str, dict[str, Any]]:
     """("ready" | "degraded" | "unavailable", each check's outcome)."""
 
@@ -77,22 +91,56 @@ async def readiness(state: Any) -> tuple[str, dict[str, Any]]:
     return status, checks
 
 
+async def job_lag(session: Any) -> dict[str, float]:
+    """Per job name: seconds since the oldest queued job became due (0 when none is late)."""
+    from sqlalchemy import func, select
+
+    from xiaoer import clock, jobs
+
+    now = clock.now()
+    rows = await session.execute(
+        select(jobs.Job.name, func.min(jobs.Job.run_at))
+        .where(jobs.Job.status == jobs.QUEUED, jobs.Job.run_at <= now)
+        .group_by(jobs.Job.name)
+    )
+    lag = dict.fromkeys(jobs.registered(), 0.0)
+    for name, due in rows.all():
+        if due is not None and due.tzinfo is None:  # SQLite aggregates drop the type
+            due = due.replace(tzinfo=dt.UTC)
+        lag[name] = max(0.0, (now - due).total_seconds()) if due is not None else 0.0
+    return lag
+
+
 async def refresh_gauges(state: Any) -> None:
     """Values that live in the database or on disk, read when Prometheus scrapes."""
-    from xiaoer.backup import read_status
+    from xiaoer import jobs
     from xiaoer.conversations.inbox import waiting_by_shop
+    from xiaoer.ops.backup import read_status
 
     try:
         async with state.sessions() as session:
             waiting = await waiting_by_shop(session)
-    except Exception:  # noqa: S110 - a scrape must not fail because one gauge could not be read
-        pass
+    except Exception:  # a scrape must not fail because one gauge could not be read
+        log.warning("gauge_refresh_failed", gauge="waiting", exc_info=True)
     else:
         metrics.WAITING_CONVERSATIONS.clear()
         metrics.OLDEST_WAIT.clear()
         for shop_id, (count, oldest) in waiting.items():
             metrics.WAITING_CONVERSATIONS.labels(str(shop_id)).set(count)
             metrics.OLDEST_WAIT.labels(str(shop_id)).set(oldest)
+    try:
+        async with state.sessions() as session:
+            lag = await job_lag(session)
+            counts = await jobs.job_counts(session)
+    except Exception:  # as above
+        log.warning("gauge_refresh_failed", gauge="job_lag", exc_info=True)
+    else:
+        metrics.JOB_LAG.clear()
+        for name, seconds in lag.items():
+            metrics.JOB_LAG.labels(name).set(seconds)
+        metrics.JOBS_DEAD.clear()
+        for per_job in counts:
+            metrics.JOBS_DEAD.labels(per_job.name).set(per_job.dead)
     status = read_status(state.settings.backup_dir)
     if status:
         metrics.BACKUP_LAST_OK.set(1 if status.get("ok") else 0)
