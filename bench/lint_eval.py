@@ -1,9 +1,11 @@
 """Compliance lint measured on labelled agent replies (issue 12 §2); prints one table per split.
 
-    .venv/bin/python bench/lint_eval.py [--split dev,holdout] [--errors]
+    .venv/bin/python bench/lint_eval.py [--split dev,holdout,late] [--errors]
 
-The corpora are `bench/data/lint_dev.jsonl` (the rules were tuned on it) and
-`bench/data/lint_holdout.jsonl` (written at the same time, never used for tuning). Each line is
+The corpora are `bench/data/lint_dev.jsonl` (the rules were tuned on it),
+`bench/data/lint_holdout.jsonl` (written at the same time, never used for tuning) and
+`bench/data/lint_late.jsonl` (written in two rounds after the rules, each labelled before its
+first run; the rules were then fixed on it, so it now counts as tuning data). Each line is
 one reply: `text`, the context the lint gets (`category`, `angry`, `role`), the `family` it was
 written to exercise, and `expect`, the rule ids that must fire (an empty list: nothing may fire).
 
@@ -104,7 +106,9 @@ def evaluate(rows: list[dict[str, Any]], show_errors: bool) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="dev,holdout", help="comma-separated: dev,holdout")
+    parser.add_argument(
+        "--split", default="dev,holdout,late", help="comma-separated: dev,holdout,late"
+    )
     parser.add_argument("--errors", action="store_true", help="list the mislabelled replies")
     args = parser.parse_args()
     ok = True

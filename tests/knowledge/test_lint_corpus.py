@@ -1,6 +1,7 @@
 """The compliance lint on the labelled corpus of agent replies (issue 12 §2, §6).
 
-Each rule family's replies in `bench/data/lint_dev.jsonl` must fire exactly the labelled rules
+Each rule family's replies in `bench/data/lint_dev.jsonl` and `lint_late.jsonl` (both used to
+tune the rules) must fire exactly the labelled rules
 (one failing reply fails its family's test, and the message lists every failure). The held-out
 replies (`lint_holdout.jsonl`, never used to tune the rules) are checked against the product
 owner's targets as a whole. `bench/lint_eval.py` prints the same figures per rule."""
@@ -42,7 +43,7 @@ def fired(row: dict[str, Any]) -> set[str]:
 
 
 def test_corpus_is_large_balanced_and_sourced():
-    rows = load("dev") + load("holdout")
+    rows = load("dev") + load("holdout") + load("late")
     assert len(rows) >= 400
     # The same text appears only with another context (an agent's and a supervisor's limit).
     assert len({(r["text"], r["role"], r["category"], r["angry"]) for r in rows}) == len(rows)
@@ -59,7 +60,7 @@ def test_corpus_is_large_balanced_and_sourced():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_reply_of_the_family_fires_exactly_its_labelled_rules(family):
-    rows = [r for r in load("dev") if r["family"] == family]
+    rows = [r for r in load("dev") + load("late") if r["family"] == family]
     assert len(rows) >= 20
     failures = [
         f"{r['id']} want {sorted(r['expect'])} got {sorted(got)}: {r['text']}"
