@@ -4,7 +4,7 @@
 
 The corpora are `bench/data/lint_dev.jsonl` (the rules were tuned on it),
 `bench/data/lint_holdout.jsonl` (written at the same time, never used for tuning) and
-`bench/data/lint_late.jsonl` (written in three rounds after the rules, each labelled before its
+`bench/data/lint_late.jsonl` (written in four rounds after the rules, each labelled before its
 first run; the rules were then fixed on it, so it now counts as tuning data). Each line is
 one reply: `text`, the context the lint gets (`category`, `angry`, `role`), the `family` it was
 written to exercise, and `expect`, the rule ids that must fire (an empty list: nothing may fire).
