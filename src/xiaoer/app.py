@@ -21,6 +21,7 @@ from xiaoer.config import Settings, get_settings
 from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
+from xiaoer.web.security import SecurityHeadersMiddleware
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -131,6 +132,14 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
 
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+
+    # Outside even Starlette's ServerErrorMiddleware, so static files and the 500 page carry the
+    # security headers too.
+    build_stack = app.build_middleware_stack
+    production = settings.env == "production"
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(  # type: ignore[method-assign]
+        build_stack(), production=production
+    )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     vendor = settings.vendor_dir or Path.cwd() / "node_modules"

@@ -39,7 +39,9 @@ from xiaoer.db import transaction
 from xiaoer.errors import DomainError, NotFound
 from xiaoer.events import Subscription
 from xiaoer.surveys import service as surveys
+from xiaoer.web.contrast import readable_on_white_text
 from xiaoer.web.i18n import catalog, request_locale
+from xiaoer.web.security import content_security_policy, widget_frame_ancestors
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -172,6 +174,8 @@ async def pump(subscription: Subscription, sender: Sender) -> None:
 # --- the widget page ----------------------------------------------------------------------------
 
 
+# The widget's default red, already dark enough for white text (WCAG AA 4.5:1).
+DEFAULT_BRAND = "#cd4b37"
 _JS_PREFIXES = ("widget.", "conversations.system.", "conversations.bot.")
 
 
@@ -192,11 +196,21 @@ async def widget_page(request: Request, shop_slug: str) -> HTMLResponse:
         "locale": locale,
         "max_chars": request.app.state.settings.max_message_chars,
     }
-    return render(
+    response = render(
         request,
         "conversations/widget.html",
-        {"shop": shop, "boot": boot, "strings": widget_strings(locale)},
+        {
+            "shop": shop,
+            "boot": boot,
+            "strings": widget_strings(locale),
+            "brand_color": readable_on_white_text(shop.widget_color or "") or DEFAULT_BRAND,
+        },
     )
+    # Only the shop's own sites may frame its widget; staff pages keep frame-ancestors 'none'.
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        frame_ancestors=widget_frame_ancestors(shop.widget_origins or ())
+    )
+    return response
 
 
 # --- the customer WebSocket ---------------------------------------------------------------------
