@@ -47,6 +47,7 @@ ROUTER_MODULES = (
     "xiaoer.insights.views",
     "xiaoer.assist.api",
     "xiaoer.assist.views",
+    "xiaoer.shops.api",
 )
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -137,8 +138,9 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     # security headers too.
     build_stack = app.build_middleware_stack
     production = settings.env == "production"
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.build_middleware_stack = lambda: SecurityHeadersMiddleware(  # type: ignore[method-assign]
-        build_stack(), production=production
+        build_stack(), production=production, docs_paths=docs_paths
     )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

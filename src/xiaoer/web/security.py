@@ -14,29 +14,17 @@ import hashlib
 import re
 from collections.abc import Iterable, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Swagger UI and ReDoc pages come from FastAPI with one inline boot script and CDN assets; they
-# get a policy allowing exactly those scripts (by hash), not 'unsafe-inline'.
-DOCS_PATHS = frozenset({"/api/docs", "/api/redoc", "/api/docs/oauth2-redirect"})
+from xiaoer.shops.widget import normalize_origin
+
+# Swagger UI and ReDoc pages come from FastAPI with inline boot scripts and CDN assets; they get
+# a policy allowing exactly those scripts (by hash), not 'unsafe-inline'.
 DOCS_CDN = "https://cdn.jsdelivr.net"
 HSTS = "max-age=31536000; includeSubDomains"
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
-
-
-def normalize_origin(value: str) -> str | None:
-    """`https://shop.example.com[:port]` (lower-cased, no path) or None when not an origin."""
-    value = value.strip().rstrip("/").lower()
-    if not _ORIGIN.match(value):
-        return None
-    parts = urlsplit(value)
-    if not parts.hostname or ".." in parts.hostname:
-        return None
-    return value
 
 
 def content_security_policy(
@@ -86,15 +74,18 @@ def _docs_csp(body: bytes) -> str:
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, production: bool, docs_paths: Iterable[str | None] = ()
+    ) -> None:
         self.app = app
         self.production = production
+        self.docs_paths = frozenset(p for p in docs_paths if p)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] in DOCS_PATHS:
+        if scope["path"] in self.docs_paths:
             await self._docs(scope, receive, send)
             return
 

@@ -38,8 +38,8 @@ from xiaoer.customers import service as customers
 from xiaoer.db import transaction
 from xiaoer.errors import DomainError, NotFound
 from xiaoer.events import Subscription
+from xiaoer.shops.widget import widget_settings
 from xiaoer.surveys import service as surveys
-from xiaoer.web.contrast import readable_on_white_text
 from xiaoer.web.i18n import catalog, request_locale
 from xiaoer.web.security import content_security_policy, widget_frame_ancestors
 from xiaoer.web.templating import render
@@ -174,8 +174,6 @@ async def pump(subscription: Subscription, sender: Sender) -> None:
 # --- the widget page ----------------------------------------------------------------------------
 
 
-# The widget's default red, already dark enough for white text (WCAG AA 4.5:1).
-DEFAULT_BRAND = "#cd4b37"
 _JS_PREFIXES = ("widget.", "conversations.system.", "conversations.bot.")
 
 
@@ -203,12 +201,12 @@ async def widget_page(request: Request, shop_slug: str) -> HTMLResponse:
             "shop": shop,
             "boot": boot,
             "strings": widget_strings(locale),
-            "brand_color": readable_on_white_text(shop.widget_color or "") or DEFAULT_BRAND,
+            "brand_color": widget_settings(shop).effective_color,
         },
     )
     # Only the shop's own sites may frame its widget; staff pages keep frame-ancestors 'none'.
     response.headers["Content-Security-Policy"] = content_security_policy(
-        frame_ancestors=widget_frame_ancestors(shop.widget_origins or ())
+        frame_ancestors=widget_frame_ancestors(widget_settings(shop).origins)
     )
     return response
 
