@@ -25,6 +25,7 @@ from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
 from xiaoer.ratelimit import make_rate_limiter
 from xiaoer.web.deps import OpsAccess
+from xiaoer.web.security import SecurityHeadersMiddleware
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ ROUTER_MODULES = (
     "xiaoer.assist.api",
     "xiaoer.assist.views",
     "xiaoer.web.jobs_admin",
+    "xiaoer.shops.api",
 )
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -178,6 +180,15 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
         app.include_router(importlib.import_module(name).router)
     if settings.bench_echo:
         app.include_router(importlib.import_module("xiaoer.web.bench").router)
+
+    # Outside even Starlette's ServerErrorMiddleware, so static files and the 500 page carry the
+    # security headers too.
+    build_stack = app.build_middleware_stack
+    production = settings.env == "production"
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(  # type: ignore[method-assign]
+        build_stack(), production=production, docs_paths=docs_paths
+    )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     vendor = settings.vendor_dir or Path.cwd() / "node_modules"

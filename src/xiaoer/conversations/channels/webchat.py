@@ -39,8 +39,10 @@ from xiaoer.errors import NotFound
 from xiaoer.events import Subscription
 from xiaoer.realtime.sockets import FrameError, Sender, error_frame, pump, serve_frames
 from xiaoer.realtime.units import WriteTurn, run_unit
+from xiaoer.shops.widget import widget_settings
 from xiaoer.surveys import service as surveys
 from xiaoer.web.i18n import catalog, request_locale
+from xiaoer.web.security import content_security_policy, widget_frame_ancestors
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -96,11 +98,21 @@ async def widget_page(request: Request, shop_slug: str) -> HTMLResponse:
         "locale": locale,
         "max_chars": request.app.state.settings.max_message_chars,
     }
-    return render(
+    response = render(
         request,
         "conversations/widget.html",
-        {"shop": shop, "boot": boot, "strings": widget_strings(locale)},
+        {
+            "shop": shop,
+            "boot": boot,
+            "strings": widget_strings(locale),
+            "brand_color": widget_settings(shop).effective_color,
+        },
     )
+    # Only the shop's own sites may frame its widget; staff pages keep frame-ancestors 'none'.
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        frame_ancestors=widget_frame_ancestors(widget_settings(shop).origins)
+    )
+    return response
 
 
 # --- the customer WebSocket ---------------------------------------------------------------------
