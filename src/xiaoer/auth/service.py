@@ -85,11 +85,16 @@ async def create_user(
     return user
 
 
+def password_matches(user: User | None, password: str) -> bool:
+    """Checks `password`; for a missing user against a dummy hash, so it costs the same time."""
+    return verify_password(user.password_hash if user else _dummy_hash(), password) and bool(user)
+
+
 async def authenticate(session: AsyncSession, *, username: str, password: str, ip: str) -> User:
     """Checks a login; both outcomes land in the audit log. A password is verified against a
     hash whether or not the user exists, so both answers take the same time."""
     user = await session.scalar(select(User).where(User.username == username))
-    password_ok = verify_password(user.password_hash if user else _dummy_hash(), password)
+    password_ok = password_matches(user, password)
     if user is None or not user.is_active or not password_ok:
         await audit.record(
             session,

@@ -23,7 +23,6 @@ from xiaoer.errors import Conflict, DomainError, Unauthorized
 from xiaoer.web.deps import (
     DB,
     SESSION_COOKIE,
-    SESSION_MAX_AGE,
     Admin,
     client_ip,
     login_in_progress,
@@ -123,7 +122,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     response.set_cookie(
         SESSION_COOKIE,
         value,
-        max_age=SESSION_MAX_AGE,
+        max_age=int(request.app.state.settings.session_max_hours * 3600),
         path="/",
         httponly=True,
         samesite="lax",
