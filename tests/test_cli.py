@@ -111,3 +111,36 @@ def test_production_refuses_to_seed_demo_staff_with_published_passwords(
         assert "published passwords" in result.stderr
     # Nothing was created: not even the database file.
     assert not (Path(cli_env["XIAOER_DATA_DIR"]) / "xiaoer.db").exists()
+
+
+HEAVY = ("sklearn", "scipy", "numpy", "jieba", "pypinyin", "opencc", "alembic")
+_LOADED = """
+import sys
+{work}
+print(",".join(m for m in {heavy!r} if m in sys.modules))
+"""
+
+
+def _heavy_modules_after(work: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED.format(work=work, heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [m for m in done.stdout.strip().split(",") if m]
+
+
+def test_cli_and_app_start_without_the_model_libraries() -> None:
+    """Starting costs seconds per library (scikit-learn alone ~2 s): they load when a model is
+    first needed, not when `xiaoer --help` runs or the app is built."""
+    assert _heavy_modules_after("import xiaoer.cli") == []
+    app_start = (
+        "from xiaoer.app import create_app\n"
+        "from xiaoer.config import Settings\n"
+        "create_app(Settings(env='test'))"
+    )
+    assert _heavy_modules_after(app_start) == []
+    # The lazy names still resolve to the real thing once asked for.
+    assert "sklearn" in _heavy_modules_after("from xiaoer.nlp import ScriptMatcher")

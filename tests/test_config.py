@@ -41,3 +41,16 @@ def test_data_dir_decides_where_the_sqlite_file_lives(tmp_path, monkeypatch):
     settings = Settings()
     assert settings.effective_database_url.endswith(str(tmp_path / "shopdata" / "xiaoer.db"))
     assert settings.models_dir == tmp_path / "shopdata" / "models"
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_cheap_password_hashing_is_refused_outside_tests(env):
+    with pytest.raises(ValidationError, match="XIAOER_PASSWORD_HASHING"):
+        Settings(
+            env=env,
+            secret_key="a-real-secret-of-some-length",
+            password_hashing="cheapest-for-tests",
+        )
+    assert Settings(env="test", password_hashing="cheapest-for-tests").password_hashing == (
+        "cheapest-for-tests"
+    )

@@ -7,6 +7,7 @@ from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
 from xiaoer.customers.models import Customer, VisitorIdentity
 from xiaoer.db import Base
+from xiaoer.jobs import Job
 from xiaoer.knowledge.models import (
     Script,
     ScriptAbTest,
@@ -16,6 +17,7 @@ from xiaoer.knowledge.models import (
     ScriptQuestion,
     ScriptVersion,
 )
+from xiaoer.outbox import OutboxEvent
 from xiaoer.shops.models import Shop
 from xiaoer.surveys.models import SurveyResponse
 from xiaoer.tickets.models import Ticket, TicketEvent
@@ -27,8 +29,10 @@ __all__ = [
     "Conversation",
     "ConversationRead",
     "Customer",
+    "Job",
     "Message",
     "Order",
+    "OutboxEvent",
     "RecoveryCode",
     "Script",
     "ScriptAbTest",

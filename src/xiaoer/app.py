@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaoer import metrics
+from xiaoer.auth.passwords import configure_password_hashing
 from xiaoer.config import Settings, get_settings
 from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
@@ -51,6 +52,7 @@ ROUTER_MODULES = (
     "xiaoer.insights.views",
     "xiaoer.assist.api",
     "xiaoer.assist.views",
+    "xiaoer.web.jobs_admin",
 )
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -113,10 +115,17 @@ def _install_docs(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     """Build the app. Extra keyword arguments land on `app.state` (tests inject engines)."""
     settings = settings or get_settings()
+    configure_password_hashing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = state.get("engine") or make_engine(settings.effective_database_url)
+        capacity = settings.capacity
+        app.state.engine = state.get("engine") or make_engine(
+            settings.effective_database_url,
+            pool_size=capacity.db_pool_size,
+            max_overflow=capacity.db_max_overflow,
+            pool_timeout=capacity.db_pool_timeout_seconds,
+        )
         app.state.sessions = make_sessionmaker(app.state.engine)
         app.state.bus = make_bus(settings.redis_url)
         await app.state.bus.start()
@@ -124,9 +133,21 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
         from xiaoer.bot.engine import BotRegistry
 
         app.state.bot = BotRegistry(app.state.sessions)
+        app.state.worker = None
+        if settings.jobs_in_process:
+            from xiaoer.jobs import Worker
+
+            app.state.worker = Worker(
+                app.state.sessions,
+                poll_interval=settings.jobs_poll_seconds,
+                concurrency=settings.jobs_concurrency,
+            )
+            await app.state.worker.start()
         try:
             yield
         finally:
+            if app.state.worker is not None:
+                await app.state.worker.stop()
             await app.state.bus.stop()
             await app.state.ratelimiter.aclose()
             if "engine" not in state:
@@ -153,6 +174,8 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
 
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    if settings.bench_echo:
+        app.include_router(importlib.import_module("xiaoer.web.bench").router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     vendor = settings.vendor_dir or Path.cwd() / "node_modules"

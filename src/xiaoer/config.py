@@ -67,6 +67,27 @@ class NlpSettings(BaseModel):
     embedding_api_key: SecretStr | None = None
 
 
+class CapacitySettings(BaseModel):
+    """How much one process takes on before it answers `busy` (docs/deployment.md).
+    `XIAOER_CAPACITY__UNITS_IN_FLIGHT` etc. Socket units stay below the pool size, so they never
+    wait inside the pool; HTTP requests use the rest of it."""
+
+    units_in_flight: int = Field(default=16, ge=1)
+    units_waiting: int = Field(default=500, ge=0)
+    unit_wait_seconds: float = Field(default=5.0, gt=0)
+    db_pool_size: int = Field(default=24, ge=1)
+    db_max_overflow: int = Field(default=16, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class BackupSettings(BaseModel):
+    """`xiaoer backup` and the scheduled backup job: where archives go and how many stay."""
+
+    dir: Path | None = Field(default=None, description="default: <data_dir>/backups")
+    keep: int = Field(default=14, ge=1)
+    every_hours: float = Field(default=24.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XIAOER_", env_nested_delimiter="__")
 
@@ -86,17 +107,32 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs), JSON list in env.
     trusted_proxies: list[str] = Field(default_factory=list)
+    jobs_in_process: bool = Field(
+        default=True, description="run the jobs worker inside `xiaoer serve` (off: `xiaoer worker`)"
+    )
+    jobs_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
+    jobs_concurrency: int = Field(default=1, ge=1, le=32, description="jobs run at once")
     # Bearer token for /metrics and the API docs in production (staff logins work too).
     metrics_token: SecretStr | None = None
     # A session ends this long after login, or after this long without a request.
     session_max_hours: float = 12.0
     session_idle_minutes: float = 120.0
+    # "cheapest-for-tests" makes seeding hundreds of users cheap; refused unless env is "test".
+    password_hashing: Literal["argon2id", "cheapest-for-tests"] = "argon2id"  # noqa: S105
+    # The bare `/ws/echo` socket that `bench/chat_load.py` compares the chat path against.
+    bench_echo: bool = False
     nlp: NlpSettings = NlpSettings()
+    capacity: CapacitySettings = CapacitySettings()
+    backup: BackupSettings = BackupSettings()
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
+        if self.password_hashing != "argon2id" and self.env != "test":  # noqa: S105
+            raise ValueError("XIAOER_PASSWORD_HASHING other than argon2id is for tests only")
         if self.env != "production":
             return self
+        if self.bench_echo:
+            raise ValueError("XIAOER_BENCH_ECHO is for benchmarks, not production")
         problem = secret_key_problem(self.secret_key)
         if problem:
             raise ValueError(
@@ -119,6 +155,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'xiaoer.db'}"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup.dir or self.data_dir / "backups"
 
     @property
     def models_dir(self) -> Path:

@@ -25,6 +25,7 @@ from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
 from xiaoer.errors import Conflict, DomainError, InvalidInput, NotFound
 from xiaoer.knowledge import rules as shop_rules
+from xiaoer.knowledge import usage
 from xiaoer.knowledge.categories import category_kind
 from xiaoer.knowledge.compliance import LintResult, lint
 from xiaoer.knowledge.library import answer_channel, served_script
@@ -293,19 +294,13 @@ async def _event_exists(
     kind: ScriptEventKind,
     message_id: int | None,
 ) -> bool:
-    found = await session.scalar(
-        select(ScriptEvent.id)
-        .where(
-            ScriptEvent.conversation_id == conversation_id,
-            ScriptEvent.script_id == script_id,
-            ScriptEvent.kind == kind,
-            ScriptEvent.message_id.is_(None)
-            if message_id is None
-            else ScriptEvent.message_id == message_id,
-        )
-        .limit(1)
+    return await usage.script_use_exists(
+        session,
+        conversation_id=conversation_id,
+        script_id=script_id,
+        kind=kind,
+        message_id=message_id,
     )
-    return found is not None
 
 
 @dataclass(frozen=True)
@@ -338,7 +333,8 @@ async def _add_event(
     kind: ScriptEventKind,
     edited: bool | None = None,
 ) -> ScriptEvent:
-    event = ScriptEvent(
+    return await usage.record_script_use(
+        session,
         shop_id=conversation.shop_id,
         script_id=use.script_id,
         kind=kind,
@@ -348,10 +344,8 @@ async def _add_event(
         message_id=use.message_id,
         user_id=user.id,
         edited=edited,
+        publish=kind == ScriptEventKind.sent,
     )
-    session.add(event)
-    await session.flush()
-    return event
 
 
 async def _insert_once(
@@ -447,7 +441,8 @@ async def create_proposal(
     )
     if duplicate is not None:
         raise Conflict("this message has already been proposed", code="already_proposed")
-    proposal = ScriptProposal(
+    proposal = await usage.add_proposal(
+        session,
         shop_id=conversation.shop_id,
         kind=kind,
         script_id=script_id,
@@ -458,8 +453,6 @@ async def create_proposal(
         message_id=message.id,
         proposed_by_id=user.id,
     )
-    session.add(proposal)
-    await session.flush()
     await audit.record(
         session,
         actor=actor,

@@ -12,10 +12,10 @@ import pyotp
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import RecoveryCode, Role, SessionStage, User
-from xiaoer.db import utcnow
 from xiaoer.errors import Forbidden, InvalidInput
 from xiaoer.shops.models import Shop
 
@@ -103,7 +103,7 @@ async def enable_mfa(
         )
     user.totp_secret = secret
     user.totp_last_step = step
-    user.mfa_enabled_at = utcnow()
+    user.mfa_enabled_at = clock.now()
     codes = await _new_recovery_codes(session, user=user)
     await audit.record(
         session,
@@ -174,7 +174,7 @@ async def verify_second_factor(
             )
         )
         if row is not None:
-            row.used_at = utcnow()
+            row.used_at = clock.now()
             ok = True
     await audit.record(
         session,

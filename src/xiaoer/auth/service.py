@@ -7,13 +7,13 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth import sessions
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.password_policy import MESSAGES, MIN_PASSWORD_LENGTH, password_problem
 from xiaoer.auth.passwords import hash_password, verify_password
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 __all__ = ["MIN_PASSWORD_LENGTH"]
@@ -105,7 +105,7 @@ async def authenticate(session: AsyncSession, *, username: str, password: str, i
             shop_id=user.shop_id if user else None,
         )
         raise Unauthorized("wrong username or password")
-    user.last_login_at = utcnow()
+    user.last_login_at = clock.now()
     await audit.record(
         session,
         actor=actor_for(user, ip),

@@ -16,10 +16,10 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import SessionStage, User, UserSession
-from xiaoer.db import utcnow
 from xiaoer.errors import NotFound
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -42,7 +42,7 @@ async def start_session(
 ) -> tuple[UserSession, str]:
     """A new session and the token for the cookie (the only time the token exists in clear)."""
     token = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = clock.now()
     row = UserSession(
         token_hash=token_hash(token),
         user_id=user.id,
@@ -71,7 +71,7 @@ async def find_session(
     )
     if row is None or row.ended_at is not None:
         return None
-    now = utcnow()
+    now = clock.now()
     if not is_live(row, now=now, idle=idle):
         row.ended_at = now
         row.end_reason = "expired"
@@ -105,7 +105,7 @@ async def promote_session(
 
 async def end_session(session: AsyncSession, *, row: UserSession, reason: str) -> None:
     if row.ended_at is None:
-        row.ended_at = utcnow()
+        row.ended_at = clock.now()
         row.end_reason = reason
 
 
@@ -116,7 +116,7 @@ async def end_user_sessions(
     query = (
         update(UserSession)
         .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
-        .values(ended_at=utcnow(), end_reason=reason)
+        .values(ended_at=clock.now(), end_reason=reason)
         .execution_options(synchronize_session="fetch")
     )
     if keep_id is not None:
@@ -129,7 +129,7 @@ async def live_sessions(
     session: AsyncSession, *, user_id: int, idle: dt.timedelta
 ) -> list[UserSession]:
     """A user's live sessions, newest first (what admins see and may end)."""
-    now = utcnow()
+    now = clock.now()
     rows = await session.scalars(
         select(UserSession)
         .where(

@@ -23,13 +23,7 @@ from xiaoer.assist import suggestions as assist_suggestions
 from xiaoer.auth.models import SessionStage, User
 from xiaoer.conversations import frames, inbox
 from xiaoer.conversations import service as conversations
-from xiaoer.conversations.channels.webchat import (
-    Sender,
-    parse_frame,
-    pump,
-    run_unit,
-    serve_frames,
-)
+from xiaoer.conversations.channels.webchat import parse_frame
 from xiaoer.conversations.models import ConversationStatus
 from xiaoer.conversations.schemas import (
     STAFF_FRAME_TYPES,
@@ -42,6 +36,8 @@ from xiaoer.conversations.schemas import (
 )
 from xiaoer.db import transaction
 from xiaoer.errors import Forbidden
+from xiaoer.realtime.sockets import Sender, pump, serve_frames
+from xiaoer.realtime.units import run_unit
 from xiaoer.web.deps import (
     DB,
     CurrentUser,

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.service import create_user
 from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.customers.models import Customer
-from xiaoer.db import utcnow
 from xiaoer.demo import catalog
 from xiaoer.demo.scripts import DEMO_SCRIPTS
 from xiaoer.knowledge.models import (
@@ -262,7 +262,7 @@ async def seed_demo_shop(
     """With `history`, also two weeks of past conversations, bot decisions, script usage,
     ratings, proposals and a running A/B test (`xiaoer.demo.history`; trains the bot once)."""
     rng = random.Random(f"xiaoer-demo:{slug}")
-    now = utcnow()
+    now = clock.now()
     shop = Shop(slug=slug, name=SHOP_NAME, timezone="Asia/Shanghai")
     session.add(shop)
     await session.flush()

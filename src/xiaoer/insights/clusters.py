@@ -22,18 +22,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.bot.engine import BotRegistry, BotUnavailable
 from xiaoer.bot.models import BotDecision
 from xiaoer.bot.service import matching_text
 from xiaoer.conversations.models import Message
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.insights.period import Period
 from xiaoer.knowledge import service as knowledge
@@ -84,6 +82,10 @@ def group_texts(texts: Sequence[str], weights: Sequence[int] | None = None) -> l
     the first member of each group is its representative."""
     if not texts:
         return []
+    # Imported here: scikit-learn costs seconds, and the insights pages load without it.
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     w = np.asarray(weights if weights is not None else [1] * len(texts), dtype=np.float64)
     usable = [i for i, t in enumerate(texts) if t.strip()]
     groups: list[list[int]] = [[i] for i, t in enumerate(texts) if not t.strip()]
@@ -366,7 +368,7 @@ async def _mark_reviewed(
     pending: list[tuple[BotDecision, str]],
     extra: dict[str, Any],
 ) -> None:
-    now = utcnow()
+    now = clock.now()
     for decision, _ in pending:
         decision.reviewed_at = now
     await session.flush()

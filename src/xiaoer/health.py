@@ -1,0 +1,105 @@
+"""Readiness checks (`/readyz`) and the gauges `/metrics` reads at scrape time.
+
+A check is an async function of the app state that raises when its part is not usable.
+Critical checks (the database) make the process unready (503): a load balancer should send it
+nothing. Non-critical ones (Redis) make it `degraded` (200): chats still work in the process and
+its customers' messages are acknowledged, so taking every process out during a Redis outage would
+turn a partial outage into a full one; `/readyz?strict=1` answers 503 for those too. Other
+modules add checks with `readiness_check` (the job scheduler registers "jobs").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import text
+
+from xiaoer import metrics
+
+Check = Callable[[Any], Awaitable[dict[str, Any] | None]]
+_CHECKS: dict[str, tuple[Check, bool]] = {}
+CHECK_TIMEOUT = 3.0
+
+
+def readiness_check(name: str, *, critical: bool = True) -> Callable[[Check], Check]:
+    def register(check: Check) -> Check:
+        _CHECKS[name] = (check, critical)
+        return check
+
+    return register
+
+
+@readiness_check("database")
+async def _database(state: Any) -> dict[str, Any] | None:
+    async with state.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return None
+
+
+@readiness_check("redis", critical=False)
+async def _redis(state: Any) -> dict[str, Any] | None:
+    if not state.settings.redis_url:
+        return {"configured": False}
+    await state.bus.check()
+    subscribed = bool(getattr(state.bus, "connected", True))
+    if not subscribed:
+        raise RuntimeError("reachable, but the listener has not subscribed again yet")
+    return {"subscribed": subscribed}
+
+
+async def readiness(state: Any) -> tuple[str, dict[str, Any]]:
+    """("ready" | "degraded" | "unavailable", each check's outcome)."""
+
+    async def run(check: Check) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            extra = await asyncio.wait_for(check(state), CHECK_TIMEOUT)
+        except Exception as exc:  # readiness reports, it never raises
+            outcome: dict[str, Any] = {"ok": False, "error": str(exc)[:200] or type(exc).__name__}
+        else:
+            outcome = {"ok": True, **(extra or {})}
+        outcome["ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return outcome
+
+    names = list(_CHECKS)
+    outcomes = await asyncio.gather(*(run(_CHECKS[n][0]) for n in names))
+    checks = dict(zip(names, outcomes, strict=True))
+    status = "ready"
+    for name, outcome in checks.items():
+        if not outcome["ok"]:
+            if _CHECKS[name][1]:
+                return "unavailable", checks
+            status = "degraded"
+    return status, checks
+
+
+async def refresh_gauges(state: Any) -> None:
+    """Values that live in the database or on disk, read when Prometheus scrapes."""
+    from xiaoer.backup import read_status
+    from xiaoer.conversations.inbox import waiting_by_shop
+
+    try:
+        async with state.sessions() as session:
+            waiting = await waiting_by_shop(session)
+    except Exception:  # noqa: S110 - a scrape must not fail because one gauge could not be read
+        pass
+    else:
+        metrics.WAITING_CONVERSATIONS.clear()
+        metrics.OLDEST_WAIT.clear()
+        for shop_id, (count, oldest) in waiting.items():
+            metrics.WAITING_CONVERSATIONS.labels(str(shop_id)).set(count)
+            metrics.OLDEST_WAIT.labels(str(shop_id)).set(oldest)
+    status = read_status(state.settings.backup_dir)
+    if status:
+        metrics.BACKUP_LAST_OK.set(1 if status.get("ok") else 0)
+        last = status.get("last_success_at")
+        if last:
+            metrics.BACKUP_LAST_SUCCESS.set(dt.datetime.fromisoformat(last).timestamp())
+        metrics.BACKUP_BYTES.set(float(status.get("bytes") or 0))
+    gate = getattr(state, "admission", None)
+    if gate is not None:
+        metrics.UNITS_RUNNING.set(gate.running)
