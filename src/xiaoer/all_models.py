@@ -1,7 +1,7 @@
 """Imports every domain's tables so Base.metadata is complete (Alembic, tests, create_all)."""
 
 from xiaoer.audit.models import AuditEntry
-from xiaoer.auth.models import User
+from xiaoer.auth.models import RecoveryCode, User, UserSession
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
@@ -35,6 +35,7 @@ __all__ = [
     "Order",
     "OutboxEvent",
     "QuestionClusterSnapshot",
+    "RecoveryCode",
     "Script",
     "ScriptAbTest",
     "ScriptAnswer",
@@ -49,5 +50,6 @@ __all__ = [
     "TicketEvent",
     "TrackingEvent",
     "User",
+    "UserSession",
     "VisitorIdentity",
 ]

@@ -103,6 +103,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+# `session.info[SETTINGS_KEY]`: the Settings of the process that made the session (if it set them).
+SETTINGS_KEY = "xiaoer.settings"
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -46,14 +46,14 @@ MAX_PROPOSAL_CHARS = 500
 
 
 class Throttle(Protocol):
-    """The login throttle (`xiaoer.auth.service.LoginThrottle`): a wrong override password
-    counts as a failed login of that username."""
+    """The login throttle (`xiaoer.auth.throttle.LoginThrottle`, shared across processes): a
+    wrong override password counts as a failed login of that username."""
 
-    def retry_after(self, username: str, ip: str) -> int: ...
+    async def retry_after(self, username: str, ip: str) -> int: ...
 
-    def failed(self, username: str, ip: str) -> None: ...
+    async def failed(self, username: str, ip: str) -> None: ...
 
-    def succeeded(self, username: str, ip: str) -> None: ...
+    async def succeeded(self, username: str, ip: str) -> None: ...
 
 
 # --- conversation context -----------------------------------------------------------------------
@@ -212,13 +212,13 @@ async def verify_approver(
     supervisor or admin of the same shop. Every refusal is audited and counts as a failed login
     of that username."""
     username = username.strip()
-    wait = throttle.retry_after(username, ip)
+    wait = await throttle.retry_after(username, ip)
     if wait:
         raise OverrideThrottled(f"too many failed attempts; try again in {wait} s", wait)
     user = await session.scalar(select(User).where(User.username == username))
     ok = user is not None and user.is_active and verify_password(user.password_hash, password)
     if not ok or user is None or user.shop_id != shop_id or user.role not in SUPERVISING_ROLES:
-        throttle.failed(username, ip)
+        await throttle.failed(username, ip)
         await audit.record(
             session,
             actor=actor,
@@ -230,7 +230,7 @@ async def verify_approver(
         if not ok:
             raise OverrideRefused("wrong supervisor username or password")
         raise OverrideRefused("only an active supervisor or admin of this shop may approve")
-    throttle.succeeded(username, ip)
+    await throttle.succeeded(username, ip)
     return user
 
 

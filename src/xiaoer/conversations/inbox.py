@@ -188,3 +188,21 @@ async def mark_read(
         )
     elif message_id > marker.last_read_message_id:
         marker.last_read_message_id = message_id
+
+
+async def waiting_by_shop(session: AsyncSession) -> dict[int, tuple[int, float]]:
+    """Per shop: how many conversations wait for an agent and how long the oldest has waited
+    (seconds) — the queue gauges on /metrics."""
+    rows = await session.execute(
+        select(Conversation.shop_id, func.count(), func.min(Conversation.queued_at))
+        .where(Conversation.status == ConversationStatus.queued)
+        .group_by(Conversation.shop_id)
+    )
+    now = clock.now()
+    waiting: dict[int, tuple[int, float]] = {}
+    for shop_id, count, oldest in rows.all():
+        if oldest is not None and oldest.tzinfo is None:  # SQLite aggregates drop the type
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        waiting[int(shop_id)] = (int(count), max(0.0, age))
+    return waiting

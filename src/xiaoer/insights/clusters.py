@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +83,10 @@ def group_texts(texts: Sequence[str], weights: Sequence[int] | None = None) -> l
     the first member of each group is its representative."""
     if not texts:
         return []
+    # Imported here: scikit-learn costs seconds, and the insights pages load without it.
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     w = np.asarray(weights if weights is not None else [1] * len(texts), dtype=np.float64)
     usable = [i for i, t in enumerate(texts) if t.strip()]
     groups: list[list[int]] = [[i] for i, t in enumerate(texts) if not t.strip()]

@@ -173,23 +173,27 @@ async def _check_order(
 # ---- numbering --------------------------------------------------------------------------------
 
 
-async def _lock_numbering(session: AsyncSession) -> None:
-    """Only one transaction at a time allocates numbers, until it commits.
+async def _lock_numbering(session: AsyncSession, shop_id: int) -> None:
+    """Only one transaction at a time allocates a shop's numbers, until it commits.
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: a no-op write takes the database's
-    write lock (writers are serialised there anyway), so the max read below is current.
+    PostgreSQL: a transaction-scoped advisory lock per shop. SQLite: a no-op write takes the
+    database's write lock (writers are serialised there anyway), so the max read below is current.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NUMBER_LOCK_KEY})
+        await session.execute(
+            # The two-int4 key form; shops whose ids collide mod 2^31 merely queue together.
+            text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), CAST(:shop AS integer))"),
+            {"k": _NUMBER_LOCK_KEY, "shop": shop_id % 2**31},
+        )
     else:
         await session.execute(text("UPDATE ticket SET number = number WHERE id = -1"))
 
 
-async def _next_number(session: AsyncSession, day: dt.date) -> str:
+async def _next_number(session: AsyncSession, shop_id: int, day: dt.date) -> str:
     prefix = f"T{day:%Y%m%d}-"
     last = await session.scalar(
         select(Ticket.number)
-        .where(Ticket.number.startswith(prefix, autoescape=True))
+        .where(Ticket.shop_id == shop_id, Ticket.number.startswith(prefix, autoescape=True))
         .order_by(func.length(Ticket.number).desc(), Ticket.number.desc())
         .limit(1)
     )
@@ -200,10 +204,10 @@ async def _next_number(session: AsyncSession, day: dt.date) -> str:
 async def _insert_with_number(session: AsyncSession, ticket: Ticket, tz: str) -> None:
     """`T` + local date + `-` + daily sequence, unique on both databases under concurrency:
     allocation is serialised, and a unique violation (someone bypassing the lock) retries."""
-    await _lock_numbering(session)
+    await _lock_numbering(session, ticket.shop_id)
     day = clock.now().astimezone(ZoneInfo(tz)).date()
     for _attempt in range(5):
-        ticket.number = await _next_number(session, day)
+        ticket.number = await _next_number(session, ticket.shop_id, day)
         try:
             async with session.begin_nested():
                 session.add(ticket)
