@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from xiaoer.assist import search, suggestions
 from xiaoer.assist import service as assist
 from xiaoer.assist.schemas import LintIn, ProposalIn, UsageIn
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.conversations import service as conversations
 from xiaoer.web.deps import DB, CurrentUser, user_actor
 
@@ -54,7 +55,7 @@ def refused_response(exc: assist.OverrideRefused | assist.OverrideThrottled) -> 
 
 @router.get("/conversations/{conversation_id}/panel")
 async def panel(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int
+    request: Request, session: DB, user: CurrentUser, conversation_id: Id
 ) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     return await suggestions.panel(
@@ -81,7 +82,7 @@ async def search_scripts(
     session: DB,
     user: CurrentUser,
     q: Annotated[str, Query(max_length=100)] = "",
-    conversation_id: Annotated[int | None, Query(ge=1)] = None,
+    conversation_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=30)] = search.MAX_RESULTS,
 ) -> list[dict[str, Any]]:
     conversation = None

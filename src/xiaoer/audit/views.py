@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from xiaoer.audit import service
 from xiaoer.audit.models import AuditEntry
 from xiaoer.auth.service import shop_timezone
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.web.deps import DB, Supervisor
 from xiaoer.web.templating import render
 
@@ -21,7 +22,7 @@ router = APIRouter()
 PAGE_SIZE = 50
 ActionFilter = Annotated[str | None, Query(max_length=50)]
 TypeFilter = Annotated[str | None, Query(max_length=50)]
-BeforeId = Annotated[int | None, Query(ge=1)]
+BeforeId = Annotated[int | None, Query(ge=1, le=INT64_MAX)]
 
 
 class AuditEntryRead(BaseModel):
@@ -30,7 +31,7 @@ class AuditEntryRead(BaseModel):
     id: int
     created_at: dt.datetime
     actor_type: str
-    actor_id: int | None
+    actor_id: Id | None
     actor_name: str
     action: str
     entity_type: str
@@ -43,16 +44,16 @@ class AuditEntryRead(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntryRead]
     # Pass as `before_id` for the next (older) page; null on the last page.
-    next_before_id: int | None
+    next_before_id: Id | None
 
 
 async def _page(
     session: DB,
-    shop_id: int,
+    shop_id: Id,
     *,
     action: str | None,
     entity_type: str | None,
-    before_id: int | None,
+    before_id: Id | None,
     limit: int,
 ) -> tuple[list[AuditEntry], int | None]:
     entries = await service.list_entries(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from xiaoer.auth import service
 from xiaoer.auth.schemas import AgentRead, Me, UserCreate, UserRead, UserUpdate
+from xiaoer.bounds import Id
 from xiaoer.web.deps import DB, Admin, CurrentUser, user_actor
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -46,7 +47,7 @@ async def create_user(request: Request, body: UserCreate, session: DB, user: Adm
 
 @router.patch("/users/{user_id}")
 async def update_user(
-    request: Request, user_id: int, body: UserUpdate, session: DB, user: Admin
+    request: Request, user_id: Id, body: UserUpdate, session: DB, user: Admin
 ) -> UserRead:
     target = await service.access_user(session, user, user_id)
     updated = await service.update_user(

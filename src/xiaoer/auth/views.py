@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from xiaoer.audit import service as audit
 from xiaoer.auth import service
 from xiaoer.auth.models import Role, User
+from xiaoer.bounds import Id
 from xiaoer.errors import Conflict, DomainError, Unauthorized
 from xiaoer.web.deps import (
     DB,
@@ -283,7 +284,7 @@ async def create_user_form(
 @router.post("/admin/users/{user_id}")
 async def update_user_form(
     request: Request,
-    user_id: int,
+    user_id: Id,
     session: DB,
     user: Admin,
     action: Annotated[str, Form(max_length=20)] = "",
