@@ -39,7 +39,7 @@ from xiaoer.db import transaction
 from xiaoer.errors import DomainError, NotFound
 from xiaoer.events import Subscription
 from xiaoer.surveys import service as surveys
-from xiaoer.web.i18n import catalog, request_locale
+from xiaoer.web.i18n import catalog, error_text, request_locale
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -401,6 +401,8 @@ async def serve_frames(
 ) -> None:
     """The receive loop shared by customer and staff sockets: bad frames get an error frame and
     the connection stays usable; domain errors become error frames with their code."""
+    # Error texts in the page's language (the widget passes ?lang=, staff pages send the cookie).
+    locale = request_locale(websocket, websocket.app.state.settings.default_locale)
     while True:
         raw = await websocket.receive_text()
         try:
@@ -408,7 +410,15 @@ async def serve_frames(
         except FrameError as exc:
             await sender.send(error_frame(exc.code, exc.message))
         except DomainError as exc:
-            await sender.send(error_frame(exc.code, exc.message))
+            text = error_text(
+                locale,
+                status=exc.status_code,
+                code=exc.code,
+                message=exc.message,
+                key=exc.key or exc.code,
+                params=exc.params,
+            )
+            await sender.send(error_frame(exc.code, text))
         except WebSocketDisconnect:
             raise
         except Exception:  # one bad frame must not end the chat; the client may retry it

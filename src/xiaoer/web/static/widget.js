@@ -226,7 +226,8 @@
   function connect() {
     setStatus(retry ? "widget.offline" : "widget.connecting");
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    ws = new WebSocket(scheme + location.host + "/ws/chat/" + encodeURIComponent(shop));
+    ws = new WebSocket(scheme + location.host + "/ws/chat/" + encodeURIComponent(shop) +
+      "?lang=" + encodeURIComponent(boot.locale || ""));
     ws.onopen = function () {
       ws.send(JSON.stringify({ type: "hello", visitor_token: load(TOKEN_KEY, null), last_message_id: lastId }));
     };
