@@ -36,6 +36,7 @@ ROUTER_MODULES = (
     "xiaoer.auth.api",
     "xiaoer.audit.views",
     "xiaoer.knowledge.api",
+    "xiaoer.knowledge.import_views",  # before views: /admin/scripts/{script_id} would match
     "xiaoer.knowledge.views",
     "xiaoer.customers.api",
     "xiaoer.customers.views",
