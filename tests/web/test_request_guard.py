@@ -94,7 +94,7 @@ def test_nul_bytes_in_text_are_422_in_json_form_and_query(app_client, demo_shop)
     assert response.status_code == 422, response.text
     assert response.json() == {
         "error": "invalid_input",
-        "message": "text must not contain NUL characters",
+        "message": "Text must not contain NUL characters.",
     }
     response = app_client.get("/api/v1/scripts", params={"q": "a\x00b"})
     assert response.status_code == 422

@@ -61,7 +61,7 @@ def test_schemathesis_finds_no_5xx_in_any_operation(app_client, demo_shop):
     failures: list[str] = []
 
     for operation in operations:
-        pinned = {"user_id": other_id} if operation.path == "/api/v1/users/{user_id}" else None
+        pinned = {"user_id": other_id} if "{user_id}" in operation.path else None
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @hypothesis.settings(
