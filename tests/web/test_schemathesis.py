@@ -18,7 +18,7 @@ from schemathesis.generation import GenerationMode
 
 from tests.web.login import login
 
-EXAMPLES_PER_MODE = 12
+EXAMPLES_PER_MODE = 6
 
 
 def _request(case: Any) -> dict[str, Any]:
