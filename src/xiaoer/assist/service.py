@@ -158,7 +158,9 @@ class ReplyBlocked(DomainError):
     code = "lint_blocked"
 
     def __init__(self, check: ReplyCheck) -> None:
-        super().__init__("the reply breaks a compliance rule: a supervisor must approve it")
+        super().__init__(
+            "the reply breaks a compliance rule: a supervisor must approve it", key="reply_blocked"
+        )
         self.check = check
 
 
@@ -172,7 +174,7 @@ class OverrideThrottled(DomainError):
     code = "throttled"
 
     def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
+        super().__init__(message, key="throttled", seconds=retry_after)
         self.retry_after = retry_after
 
 
@@ -228,8 +230,12 @@ async def verify_approver(
             after={"username": username[:64], "reason": "credentials" if not ok else "role"},
         )
         if not ok:
-            raise OverrideRefused("wrong supervisor username or password")
-        raise OverrideRefused("only an active supervisor or admin of this shop may approve")
+            raise OverrideRefused(
+                "wrong supervisor username or password", key="override_credentials"
+            )
+        raise OverrideRefused(
+            "only an active supervisor or admin of this shop may approve", key="override_role"
+        )
     await throttle.succeeded(username, ip)
     return user
 

@@ -19,6 +19,7 @@ from xiaoer.audit import service as audit
 from xiaoer.auth import mfa, service, sessions
 from xiaoer.auth.models import Role, SessionStage, User, UserSession
 from xiaoer.auth.password_policy import MIN_PASSWORD_LENGTH, password_problem
+from xiaoer.bounds import Id
 from xiaoer.errors import Conflict, DomainError, Unauthorized
 from xiaoer.web.deps import (
     DB,
@@ -322,7 +323,7 @@ async def create_user_form(
 @router.post("/admin/users/{user_id}")
 async def update_user_form(
     request: Request,
-    user_id: int,
+    user_id: Id,
     session: DB,
     user: Admin,
     action: Annotated[str, Form(max_length=20)] = "",

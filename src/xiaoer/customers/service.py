@@ -113,7 +113,7 @@ async def identify_visitor(
     if order_no is not None:
         order_no = order_no.strip()
         if not order_no:
-            raise InvalidInput("order number is required")
+            raise InvalidInput("order number is required", key="order_no_required")
         # Customers type order numbers in any case; stored ones are usually upper case.
         order = await session.scalar(
             select(Order)
@@ -121,7 +121,7 @@ async def identify_visitor(
             .limit(1)
         )
         if order is None:
-            raise NotFound("no order with this number")
+            raise NotFound("no order with this number", key="order_not_found")
         target = await session.get(Customer, order.customer_id)
         assert target is not None
     elif phone is not None:

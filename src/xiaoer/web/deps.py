@@ -139,7 +139,7 @@ async def login_in_progress(request: Request, session: DB) -> tuple[UserSession,
 
 async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
-        raise Unauthorized("login required")
+        raise Unauthorized("login required", key="login_required")
     return user
 
 
@@ -149,7 +149,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def require_role(*roles: Role) -> Any:
     async def check(user: CurrentUser) -> User:
         if user.role not in roles:
-            raise Forbidden("your role may not do this")
+            raise Forbidden("your role may not do this", key="role_forbidden")
         return user
 
     return Depends(check)
