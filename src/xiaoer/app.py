@@ -185,7 +185,7 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     # security headers too.
     build_stack = app.build_middleware_stack
     production = settings.env == "production"
-    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    docs_paths = ("/api/docs",)  # Swagger UI as `_install_docs` serves it
     app.build_middleware_stack = lambda: SecurityHeadersMiddleware(  # type: ignore[method-assign]
         build_stack(), production=production, docs_paths=docs_paths
     )
