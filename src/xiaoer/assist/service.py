@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
+from xiaoer.auth import service as auth_service
 from xiaoer.auth.models import Role, User
-from xiaoer.auth.passwords import verify_password
 from xiaoer.bot import service as bot
 from xiaoer.commerce import service as commerce
 from xiaoer.conversations.models import Conversation, Message, SenderType
@@ -216,7 +216,7 @@ async def verify_approver(
     if wait:
         raise OverrideThrottled(f"too many failed attempts; try again in {wait} s", wait)
     user = await session.scalar(select(User).where(User.username == username))
-    ok = user is not None and user.is_active and verify_password(user.password_hash, password)
+    ok = auth_service.password_matches(user, password) and user is not None and user.is_active
     if not ok or user is None or user.shop_id != shop_id or user.role not in SUPERVISING_ROLES:
         await throttle.failed(username, ip)
         await audit.record(

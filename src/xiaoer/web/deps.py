@@ -24,7 +24,6 @@ from xiaoer.errors import Forbidden, Unauthorized
 from xiaoer.web import clientip
 
 SESSION_COOKIE = "xiaoer_session"
-SESSION_MAX_AGE = 12 * 3600
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -68,7 +67,8 @@ def read_session_cookie(request: Request) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
-        data = _serializer(request).loads(raw, max_age=SESSION_MAX_AGE)
+        max_age = int(request.app.state.settings.session_max_hours * 3600)
+        data = _serializer(request).loads(raw, max_age=max_age)
     except BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
