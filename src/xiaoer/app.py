@@ -57,6 +57,7 @@ ROUTER_MODULES = (
     "xiaoer.shops.api",
 )
 
+DOCS_PATH = "/api/docs"
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
@@ -109,7 +110,7 @@ def _install_docs(app: FastAPI) -> None:
     async def openapi_schema() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/api/docs", include_in_schema=False, dependencies=[OpsAccess])
+    @app.get(DOCS_PATH, include_in_schema=False, dependencies=[OpsAccess])
     async def api_docs() -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Xiaoer API")
 
@@ -185,7 +186,8 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     # security headers too.
     build_stack = app.build_middleware_stack
     production = settings.env == "production"
-    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    # FastAPI's own docs routes are off (`docs_url=None`); `_install_docs` serves DOCS_PATH.
+    docs_paths = (DOCS_PATH, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.build_middleware_stack = lambda: SecurityHeadersMiddleware(  # type: ignore[method-assign]
         build_stack(), production=production, docs_paths=docs_paths
     )
