@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from starlette.testclient import TestClient
+
 from tests.insights.test_feedback import _seed_unanswered, as_role, window
 from xiaoer import jobs
+from xiaoer.app import create_app
 from xiaoer.db import make_engine, make_sessionmaker
 from xiaoer.insights import clusters
 
@@ -22,7 +26,17 @@ def run_jobs(database_url: str) -> int:
     return asyncio.run(run())
 
 
-def test_big_question_sets_are_grouped_by_a_job(app_client, demo_shop, database_url, monkeypatch):
+@pytest.fixture
+def client_without_worker(settings):
+    """The app without its in-process worker: the test decides when jobs run."""
+    with TestClient(create_app(settings.model_copy(update={"jobs_in_process": False}))) as c:
+        yield c
+
+
+def test_big_question_sets_are_grouped_by_a_job(
+    client_without_worker, demo_shop, database_url, monkeypatch
+):
+    app_client = client_without_worker
     ids = _seed_unanswered(database_url, demo_shop.shop_id)
     h = as_role(app_client, demo_shop, "supervisor")
     inline = app_client.get("/api/v1/insights/unanswered", params=window()).json()
@@ -31,11 +45,11 @@ def test_big_question_sets_are_grouped_by_a_job(app_client, demo_shop, database_
     assert expected[0] == ids["invoice"]
 
     monkeypatch.setattr(clusters, "INLINE_MAX", 1)  # 7 questions now count as "many"
-    # The first look finds no grouping yet. (The app's own worker may run the job right after
-    # this request, so only the first response is sure to be pending.)
     page = app_client.get("/insights/unanswered", params=window())
     assert 'data-testid="unanswered-pending"' in page.text
     assert 'data-testid="cluster"' not in page.text
+    first = app_client.get("/api/v1/insights/unanswered", params=window()).json()
+    assert (first["pending"], first["clusters"]) == (True, [])
 
     run_jobs(database_url)
     ready = app_client.get("/api/v1/insights/unanswered", params=window()).json()
