@@ -42,6 +42,7 @@ from xiaoer.conversations.schemas import (
 )
 from xiaoer.db import transaction
 from xiaoer.errors import Forbidden
+from xiaoer.logs import bind_ids, start_request_context
 from xiaoer.web.deps import DB, CurrentUser, client_ip, read_session_cookie, user_actor
 
 log = structlog.get_logger(__name__)
@@ -293,6 +294,8 @@ async def staff_socket(websocket: WebSocket) -> None:
         )
         await websocket.close(code=4401)
         return
+    start_request_context(websocket.headers.get("x-request-id"))
+    bind_ids(shop_id=user.shop_id, user_id=user.id)
     channel = StaffChannel(websocket, user, cookie)
     tasks = [
         asyncio.create_task(pump(channel.subscription, channel.sender)),

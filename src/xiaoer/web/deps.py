@@ -17,6 +17,7 @@ from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.service import actor_for
 from xiaoer.errors import Forbidden, Unauthorized
+from xiaoer.logs import bind_ids
 
 SESSION_COOKIE = "xiaoer_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -77,6 +78,8 @@ async def optional_user(request: Request, session: DB) -> User | None:
         if not sent or not secrets.compare_digest(str(sent), str(data.get("csrf", ""))):
             raise Forbidden("missing or invalid CSRF token", code="csrf")
     request.state.user = user
+    conversation_id = request.path_params.get("conversation_id")
+    bind_ids(shop_id=user.shop_id, user_id=user.id, conversation_id=conversation_id)
     # Templates get a detached copy: an error page renders after the rollback expired `user`.
     request.state.user_view = SimpleNamespace(
         **{

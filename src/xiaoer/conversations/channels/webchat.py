@@ -38,6 +38,7 @@ from xiaoer.customers import service as customers
 from xiaoer.db import transaction
 from xiaoer.errors import DomainError, NotFound
 from xiaoer.events import Subscription
+from xiaoer.logs import bind_ids, start_request_context
 from xiaoer.surveys import service as surveys
 from xiaoer.web.i18n import catalog, request_locale
 from xiaoer.web.templating import render
@@ -404,7 +405,9 @@ async def serve_frames(
     while True:
         raw = await websocket.receive_text()
         try:
-            await handle(parse(raw))
+            frame = parse(raw)
+            bind_ids(conversation_id=getattr(frame, "conversation_id", None))
+            await handle(frame)
         except FrameError as exc:
             await sender.send(error_frame(exc.code, exc.message))
         except DomainError as exc:
@@ -426,6 +429,8 @@ async def customer_socket(websocket: WebSocket, shop_slug: str) -> None:
         await websocket.send_text(json.dumps(error_frame("not_found", "shop not found")))
         await websocket.close(code=4404)
         return
+    start_request_context(websocket.headers.get("x-request-id"))
+    bind_ids(shop_id=shop_id)
     subscription = websocket.app.state.bus.subscribe([])
     channel = CustomerChannel(websocket, shop_id, subscription)
     pusher = asyncio.create_task(pump(subscription, channel.sender))
