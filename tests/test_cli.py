@@ -90,6 +90,29 @@ def test_createuser_rejects_bad_input_with_a_message(cli_env: dict[str, str]) ->
     assert "unknown role" in bad_role.stderr
 
 
+def test_production_refuses_a_weak_secret_key_with_a_clear_message(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "XIAOER_ENV": "production", "XIAOER_SECRET_KEY": "changeme"}
+    for command in ("migrate", "serve"):
+        result = xiaoer(env, command)
+        assert result.returncode == 2
+        assert "configuration error: XIAOER_SECRET_KEY is a published default" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_to_seed_demo_staff_with_published_passwords(
+    cli_env: dict[str, str],
+) -> None:
+    import secrets
+
+    env = {**cli_env, "XIAOER_ENV": "production", "XIAOER_SECRET_KEY": secrets.token_urlsafe(32)}
+    for command in ("seed", "demo"):
+        result = xiaoer(env, command)
+        assert result.returncode == 2
+        assert "published passwords" in result.stderr
+    # Nothing was created: not even the database file.
+    assert not (Path(cli_env["XIAOER_DATA_DIR"]) / "xiaoer.db").exists()
+
+
 HEAVY = ("sklearn", "scipy", "numpy", "jieba", "pypinyin", "opencc", "alembic")
 _LOADED = """
 import sys

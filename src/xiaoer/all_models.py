@@ -1,12 +1,14 @@
 """Imports every domain's tables so Base.metadata is complete (Alembic, tests, create_all)."""
 
 from xiaoer.audit.models import AuditEntry
-from xiaoer.auth.models import User
+from xiaoer.auth.models import RecoveryCode, User, UserSession
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
 from xiaoer.customers.models import Customer, VisitorIdentity
 from xiaoer.db import Base
+from xiaoer.insights.models import QuestionClusterSnapshot
+from xiaoer.jobs import Job
 from xiaoer.knowledge.models import (
     Script,
     ScriptAbTest,
@@ -16,6 +18,7 @@ from xiaoer.knowledge.models import (
     ScriptQuestion,
     ScriptVersion,
 )
+from xiaoer.outbox import OutboxEvent
 from xiaoer.shops.models import Shop
 from xiaoer.surveys.models import SurveyResponse
 from xiaoer.tickets.models import Ticket, TicketEvent
@@ -27,8 +30,12 @@ __all__ = [
     "Conversation",
     "ConversationRead",
     "Customer",
+    "Job",
     "Message",
     "Order",
+    "OutboxEvent",
+    "QuestionClusterSnapshot",
+    "RecoveryCode",
     "Script",
     "ScriptAbTest",
     "ScriptAnswer",
@@ -43,5 +50,6 @@ __all__ = [
     "TicketEvent",
     "TrackingEvent",
     "User",
+    "UserSession",
     "VisitorIdentity",
 ]

@@ -3,8 +3,8 @@
 - `login(client, username, password)`: through the real /login form (pre-session CSRF token
   included), for tests about logging in.
 - `login_as(client, shop, role)`: every other test. It signs the session cookie the login
-  form would set (the app's own `make_session_cookie`, the user's real row), skipping the two
-  page round trips and the password check.
+  form would set for a live server-side session (the app's own `start_session` and
+  `make_session_cookie`), skipping the page round trips and the password check.
 
 Both return the session's CSRF token::
 
@@ -17,17 +17,15 @@ Form posts may send the token as the `csrf_token` field instead of the header.
 from __future__ import annotations
 
 import re
-from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import create_engine, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from xiaoer.auth.models import User
-from xiaoer.migrate import sync_url
-from xiaoer.web.deps import SESSION_COOKIE, make_session_cookie
+from xiaoer.auth import sessions
+from xiaoer.auth.models import SessionStage, User
+from xiaoer.web.deps import SESSION_COOKIE, make_session_cookie, session_lifetime
 
 _CSRF_FIELD = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 
@@ -56,22 +54,30 @@ def login(client: TestClient, username: str, password: str) -> str:
     return str(me.json()["csrf_token"])
 
 
-@cache
-def _engine(database_url: str) -> Engine:
-    return create_engine(sync_url(database_url))
-
-
 def login_as(client: TestClient, shop: Any, role: str, index: int = 0) -> str:
-    """Log `client` in as the seeded `shop`'s `role` account number `index` (no form)."""
+    """Log `client` in as the seeded `shop`'s `role` account number `index` (no form): a live
+    server-side session started by the app's own `start_session`, in the cookie the login form
+    would set."""
+    from tests.conftest import in_database
+
     username = shop.login(role, index).username
     app: Any = client.app
     settings = app.state.settings
-    with _engine(settings.effective_database_url).connect() as conn:
-        row = conn.execute(
-            select(User.id, User.session_version).where(User.username == username)
-        ).one()
-    user: Any = SimpleNamespace(id=row.id, session_version=row.session_version)
-    value, csrf = make_session_cookie(SimpleNamespace(app=app), user)  # type: ignore[arg-type]
+
+    async def start(session: Any) -> str:
+        user = await session.scalar(select(User).where(User.username == username))
+        _row, token = await sessions.start_session(
+            session,
+            user=user,
+            stage=SessionStage.active,
+            ip="testclient",
+            user_agent="login_as",
+            lifetime=session_lifetime(settings),
+        )
+        return token
+
+    token = in_database(settings.effective_database_url, start)
+    value, csrf = make_session_cookie(SimpleNamespace(app=app), token)  # type: ignore[arg-type]
     for cookie in list(client.cookies.jar):  # replaces any earlier session, as logging in does
         if cookie.name == SESSION_COOKIE:
             client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin, utcnow
+from xiaoer import clock
+from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin
 
 
 class TicketType(enum.StrEnum):
@@ -52,7 +53,7 @@ class Ticket(IdMixin, CreatedAtMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("user_account.id"), default=None
     )
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 

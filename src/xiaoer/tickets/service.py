@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import events
+from xiaoer import clock, events, outbox
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
@@ -24,8 +24,8 @@ from xiaoer.auth.service import shop_timezone
 from xiaoer.commerce.models import Order
 from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
+from xiaoer.tickets.events import TicketChanged
 from xiaoer.tickets.models import Ticket, TicketEvent, TicketStatus, TicketType
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -205,7 +205,7 @@ async def _insert_with_number(session: AsyncSession, ticket: Ticket, tz: str) ->
     """`T` + local date + `-` + daily sequence, unique on both databases under concurrency:
     allocation is serialised, and a unique violation (someone bypassing the lock) retries."""
     await _lock_numbering(session, ticket.shop_id)
-    day = utcnow().astimezone(ZoneInfo(tz)).date()
+    day = clock.now().astimezone(ZoneInfo(tz)).date()
     for _attempt in range(5):
         ticket.number = await _next_number(session, ticket.shop_id, day)
         try:
@@ -326,6 +326,12 @@ async def create_ticket(
         after=after,
         shop_id=shop_id,
     )
+    await outbox.publish(
+        session,
+        TicketChanged(
+            shop_id=shop_id, actor=outbox.actor_of(actor), ticket_id=ticket.id, created=True
+        ),
+    )
     events.queue_frame(session, [_queue_topic(shop_id)], _frame("ticket.created", ticket))
     return ticket
 
@@ -383,7 +389,7 @@ async def update_ticket(
         kind = "changed"
         if field == "status":
             kind = "reopened" if old in REOPENABLE and value == TicketStatus.open else "changed"
-            now = utcnow()
+            now = clock.now()
             if value == TicketStatus.resolved:
                 ticket.resolved_at = now
             elif value == TicketStatus.closed:
@@ -406,7 +412,7 @@ async def update_ticket(
         written.append(event)
     if not written:
         return []
-    ticket.updated_at = utcnow()
+    ticket.updated_at = clock.now()
     await session.flush()
     b, a = audit.diff(before, _snapshot(ticket))
     await audit.record(
@@ -418,6 +424,16 @@ async def update_ticket(
         before=b,
         after=a,
         shop_id=ticket.shop_id,
+    )
+    await outbox.publish(
+        session,
+        TicketChanged(
+            shop_id=ticket.shop_id,
+            actor=outbox.actor_of(actor),
+            ticket_id=ticket.id,
+            created=False,
+            fields=sorted({e.field for e in written if e.field}),
+        ),
     )
     events.queue_frame(session, [_queue_topic(ticket.shop_id)], _frame("ticket.updated", ticket))
     return written
@@ -442,7 +458,7 @@ async def add_comment(
         comment=body,
     )
     session.add(event)
-    ticket.updated_at = utcnow()
+    ticket.updated_at = clock.now()
     await session.flush()
     await audit.record(
         session,
