@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,7 @@ from xiaoer.config import Settings, get_settings
 from xiaoer.db import SETTINGS_KEY, make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
+from xiaoer.logs import start_request_context
 from xiaoer.ratelimit import make_rate_limiter
 from xiaoer.web import openapi
 from xiaoer.web.deps import OpsAccess
@@ -234,6 +236,11 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
         from xiaoer.bot.engine import BotRegistry
 
         app.state.bot = BotRegistry(app.state.sessions)
+        # Serving starts at once; the model libraries (seconds of imports) load on a thread
+        # meanwhile, so the first bot answer does not wait for them.
+        asyncio.get_running_loop().run_in_executor(
+            None, importlib.import_module, "xiaoer.nlp.matching"
+        )
         app.state.worker = None
         if settings.jobs_in_process:
             from xiaoer.jobs import Worker
@@ -266,7 +273,9 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
+        request_id = start_request_context(request.headers.get("x-request-id"))
         response: Response = await call_next(request)
+        response.headers["X-Request-ID"] = request_id
         route = request.scope.get("route")
         metrics.HTTP_LATENCY.labels(
             request.method, getattr(route, "path", "unmatched"), str(response.status_code)

@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.conversations.chat import Staff, frames_until, hello, say
+from tests.web.data import rows
 
 
 @dataclass
@@ -53,11 +53,6 @@ def customer_says(app_client: Any, demo_shop: Any, token: str, body: str) -> int
     with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
         hello(ws, token, last_message_id=10**12)
         return int(say(ws, body)["message_id"])
-
-
-def rows(sync_engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with sync_engine.connect() as conn:
-        return list(conn.execute(text(sql), params).all())
 
 
 def audit_rows(sync_engine: Engine, shop_id: int, action: str) -> list[Any]:

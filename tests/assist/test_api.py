@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.assist.helpers import audit_rows, rows, served_chat
+from tests.assist.helpers import audit_rows, served_chat
 from tests.conversations.chat import Staff, frames_until, hello, message_from
+from tests.web.data import rows
 from xiaoer.commerce.service import VARIABLE_LABELS
 
 ANGRY = "你们这是什么垃圾服务，气死我了！！"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from tests.web.login import login
+from tests.web.login import login_as
 
 XIAOER = str(Path(sys.executable).parent / "xiaoer")
 DECISION_KEYS = {
@@ -26,8 +26,7 @@ DECISION_KEYS = {
 
 
 def as_role(client, shop, role):
-    user = shop.login(role)
-    return {"X-CSRF-Token": login(client, user.username, user.password)}
+    return {"X-CSRF-Token": login_as(client, shop, role)}
 
 
 def test_preview_answers_an_order_question_with_the_real_shipment(

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
-from tests.web.login import login
+from tests.web.login import login_as
 
 
 def receive(ws: Any, timeout: float = 15.0) -> dict[str, Any]:
@@ -68,7 +68,7 @@ class Staff:
         self.client = client
         self.account = demo_shop.login(role, index)
         client.cookies.clear()  # log in afresh, not on top of another member's session
-        self.csrf = login(client, self.account.username, self.account.password)
+        self.csrf = login_as(client, demo_shop, role, index)
         self.cookie = client.cookies.get("xiaoer_session")
         self.id = int(client.get("/api/v1/me").json()["id"])
 
@@ -95,8 +95,3 @@ def user_id(sync_engine: Engine, username: str) -> int:
                 text("select id from user_account where username = :u"), {"u": username}
             ).scalar_one()
         )
-
-
-def rows(sync_engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with sync_engine.connect() as conn:
-        return list(conn.execute(text(sql), params).all())

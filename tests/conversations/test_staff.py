@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from tests.conversations.chat import Staff, frames_until, hello, message_from, rows, say
+from tests.conversations.chat import Staff, frames_until, hello, message_from, say
+from tests.web.data import rows
 from xiaoer.auth.models import User
 from xiaoer.auth.service import actor_for
 from xiaoer.conversations import service

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conversations.chat import frames_until, hello, rows, say
+from tests.conversations.chat import frames_until, hello, say
+from tests.web.data import rows
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from tests.web.data import customer_order, customer_phone, make_conversation, set_customer
-from tests.web.login import login
+from tests.web.login import login_as
 from xiaoer.demo.seed import CARRIERS
 
 HTML = {"accept": "text/html"}
 
 
 def _as(client, demo_shop, role):  # type: ignore[no-untyped-def]
-    account = demo_shop.login(role)
     client.cookies.clear()
-    return login(client, account.username, account.password)
+    return login_as(client, demo_shop, role)
 
 
 def test_agents_see_a_masked_phone_supervisors_the_real_one(app_client, demo_shop, sync_engine):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
@@ -45,12 +44,21 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         srv.stop()
 
 
-@pytest.fixture
-def browser(demo_shop: Any) -> Iterator[Browser]:
-    """Per test, and only once the shop is seeded: sync Playwright keeps an event loop running
-    in this thread, and `demo_shop` seeds with asyncio.run()."""
-    del demo_shop
+@pytest.fixture(scope="package")
+def session_browser() -> Iterator[Browser]:
+    """One chromium for all browser tests (a launch costs seconds); tests get fresh contexts.
+    Package scope: it closes after the last e2e test, so sync Playwright's event loop does not
+    outlive them into tests that call asyncio.run() themselves (migrations, the CLI ...)."""
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def browser(session_browser: Browser) -> Iterator[Browser]:
+    """The session's browser; the contexts a test opens are closed after it, so no cookie,
+    storage or page carries over to the next test."""
+    yield session_browser
+    for context in list(session_browser.contexts):
+        context.close()

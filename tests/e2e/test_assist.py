@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.e2e.test_workspace_ui import (  # noqa: F401 - fixtures
@@ -22,16 +21,12 @@ from tests.e2e.test_workspace_ui import (  # noqa: F401 - fixtures
     open_agent,
     queued_customer,
 )
+from tests.web.data import rows
 
 pytestmark = pytest.mark.e2e
 
 ANGRY = "你们这是什么垃圾服务，气死我了！！"
 BLOCKED = "请您理解，我们家已经是全网最低价了"
-
-
-def rows(sync_engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with sync_engine.connect() as conn:
-        return list(conn.execute(text(sql), params).all())
 
 
 def test_agent_gets_assist_lint_block_and_supervisor_override(

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from tests.conftest import in_database
 from tests.insights.builders import Builder
-from tests.web.login import login
+from tests.web.login import login_as
 from xiaoer import clock
 from xiaoer.audit.service import Actor
 from xiaoer.bot import service as bot
@@ -28,8 +28,7 @@ ANSWER_B = "亲，点直播间右下角的「抽奖」按钮就能参与啦~"
 
 
 def as_role(client, shop, role):
-    who = shop.login(role)
-    return {"X-CSRF-Token": login(client, who.username, who.password)}
+    return {"X-CSRF-Token": login_as(client, shop, role)}
 
 
 def make_script(database_url, shop_id, *, b=True, title="直播抽奖"):

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from tests.conftest import in_database
 from tests.insights.builders import Builder
-from tests.web.login import login
+from tests.web.login import login_as
 from xiaoer import clock
 from xiaoer.insights.clusters import Question, cluster_questions
 from xiaoer.knowledge.models import ProposalKind, Script, ScriptProposal
@@ -21,8 +21,7 @@ WEEKEND = ["周末发货吗", "周末发不发货"]
 
 
 def as_role(client, shop, role):
-    who = shop.login(role)
-    return {"X-CSRF-Token": login(client, who.username, who.password)}
+    return {"X-CSRF-Token": login_as(client, shop, role)}
 
 
 def window():

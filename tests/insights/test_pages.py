@@ -6,14 +6,13 @@ import re
 
 from tests.insights.test_abtest import make_script, script_row
 from tests.insights.test_feedback import _seed_proposals, _seed_unanswered, window
-from tests.web.login import login
+from tests.web.login import login_as
 
 PAGES = ("scripts", "coverage", "unanswered", "proposals", "ab")
 
 
 def _login(client, shop, role):
-    who = shop.login(role)
-    return login(client, who.username, who.password)
+    return login_as(client, shop, role)
 
 
 def test_agents_get_403_on_every_page(app_client, demo_shop):

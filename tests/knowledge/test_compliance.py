@@ -254,6 +254,17 @@ def test_every_default_rule_has_chinese_message_and_suggestion():
         assert rule.severity in {"block", "warn"}
 
 
+def test_500_character_reply_lints_its_one_finding_at_the_right_place():
+    """Its latency (target p99 < 5 ms) is measured by `bench/assist.py --only lint`, not here."""
+    text = ("亲，您的订单已经发货了，预计48小时内送达，如有问题请随时联系我们。" * 20)[:500]
+    text = text[:200] + "绝对" + text[202:]
+    assert len(text) == 500
+    for kw in ({"category": "after_sale"}, {"category": "after_sale", "angry": True}):
+        assert hits(text, **kw) == [("absolute_promise", "block", "绝对")]
+    finding = lint(text, category="after_sale", angry=True).findings[0]
+    assert (finding.start, finding.end) == (200, 202)
+
+
 def test_gated_patterns_find_exactly_what_the_plain_patterns_find():
     import json
     import re

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from tests.web.login import login
+from tests.web.login import login_as
 
 NEW_SCRIPT = {
     "title": "羊绒大衣起球怎么办",
@@ -19,8 +19,7 @@ NEW_SCRIPT = {
 
 
 def as_role(app_client, demo_shop, role):
-    login_ = demo_shop.login(role)
-    return login(app_client, login_.username, login_.password)
+    return login_as(app_client, demo_shop, role)
 
 
 def audit_rows(sync_engine, shop_id, entity_id):

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 
 from tests.web.data import make_conversation
-from tests.web.login import login
+from tests.web.login import login_as
 
 HTML = {"accept": "text/html"}
 HTMX = {"hx-request": "true"}
 
 
 def _agent(client, demo_shop, index=0):  # type: ignore[no-untyped-def]
-    account = demo_shop.login("agent", index)
-    return login(client, account.username, account.password)
+    return login_as(client, demo_shop, "agent", index)
 
 
 def _ticket(client, csrf, **body):  # type: ignore[no-untyped-def]

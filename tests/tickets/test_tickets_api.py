@@ -10,15 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from tests.web.data import customer_order, make_conversation
-from tests.web.login import login
+from tests.web.login import login_as
 
 NUMBER = re.compile(r"^T\d{8}-\d{4}$")
 
 
 def _staff(client, demo_shop, role="agent", index=0):  # type: ignore[no-untyped-def]
-    account = demo_shop.login(role, index)
     client.cookies.clear()
-    return {"X-CSRF-Token": login(client, account.username, account.password)}
+    return {"X-CSRF-Token": login_as(client, demo_shop, role, index)}
 
 
 def _create(client, headers, **body):  # type: ignore[no-untyped-def]

@@ -6,13 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from xiaoer.commerce.models import Order
 from xiaoer.conversations.models import Conversation, Message
 from xiaoer.customers.models import Customer
 from xiaoer.surveys.models import SurveyResponse
+
+
+def rows(sync_engine: Engine, sql: str, **params: Any) -> list[Any]:
+    """The result rows of raw SQL on the test database, for assertions straight on the tables."""
+    with sync_engine.connect() as conn:
+        return list(conn.execute(text(sql), params).all())
 
 
 def now() -> dt.datetime:

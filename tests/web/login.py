@@ -1,10 +1,14 @@
-"""Log a test client in through the real /login form (pre-session CSRF token included).
+"""Logging a test client in, the one place for it.
 
-Usage in any test::
+- `login(client, username, password)`: through the real /login form (pre-session CSRF token
+  included), for tests about logging in.
+- `login_as(client, shop, role)`: every other test. It signs the session cookie the login
+  form would set for a live server-side session (the app's own `start_session` and
+  `make_session_cookie`), skipping the page round trips and the password check.
 
-    from tests.web.login import login
+Both return the session's CSRF token::
 
-    csrf = login(app_client, demo_shop.login("agent").username, demo_shop.login("agent").password)
+    csrf = login_as(app_client, demo_shop, "agent")
     app_client.post("/api/v1/...", json={...}, headers={"X-CSRF-Token": csrf})
 
 Form posts may send the token as the `csrf_token` field instead of the header.
@@ -13,8 +17,15 @@ Form posts may send the token as the `csrf_token` field instead of the header.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
+from typing import Any
 
+from sqlalchemy import select
 from starlette.testclient import TestClient
+
+from xiaoer.auth import sessions
+from xiaoer.auth.models import SessionStage, User
+from xiaoer.web.deps import SESSION_COOKIE, make_session_cookie, session_lifetime
 
 _CSRF_FIELD = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 
@@ -41,3 +52,34 @@ def login(client: TestClient, username: str, password: str) -> str:
     me = client.get("/api/v1/me")
     assert me.status_code == 200, me.text
     return str(me.json()["csrf_token"])
+
+
+def login_as(client: TestClient, shop: Any, role: str, index: int = 0) -> str:
+    """Log `client` in as the seeded `shop`'s `role` account number `index` (no form): a live
+    server-side session started by the app's own `start_session`, in the cookie the login form
+    would set."""
+    from tests.conftest import in_database
+
+    username = shop.login(role, index).username
+    app: Any = client.app
+    settings = app.state.settings
+
+    async def start(session: Any) -> str:
+        user = await session.scalar(select(User).where(User.username == username))
+        _row, token = await sessions.start_session(
+            session,
+            user=user,
+            stage=SessionStage.active,
+            ip="testclient",
+            user_agent="login_as",
+            lifetime=session_lifetime(settings),
+        )
+        return token
+
+    token = in_database(settings.effective_database_url, start)
+    value, csrf = make_session_cookie(SimpleNamespace(app=app), token)  # type: ignore[arg-type]
+    for cookie in list(client.cookies.jar):  # replaces any earlier session, as logging in does
+        if cookie.name == SESSION_COOKIE:
+            client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
+    client.cookies.set(SESSION_COOKIE, value)
+    return csrf

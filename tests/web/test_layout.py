@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from tests.web.login import login
+from tests.web.login import login_as
 
 HTML = {"accept": "text/html"}
 
 
 def _as(client, demo_shop, role):  # type: ignore[no-untyped-def]
-    account = demo_shop.login(role)
     client.cookies.clear()
-    return login(client, account.username, account.password)
+    return login_as(client, demo_shop, role)
 
 
 def test_navigation_shows_only_what_the_role_may_open(app_client, demo_shop):

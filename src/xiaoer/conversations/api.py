@@ -37,6 +37,7 @@ from xiaoer.conversations.schemas import (
 )
 from xiaoer.db import transaction
 from xiaoer.errors import Forbidden
+from xiaoer.logs import bind_ids, start_request_context
 from xiaoer.realtime.sockets import Sender, pump, serve_frames
 from xiaoer.realtime.units import run_unit
 from xiaoer.web.deps import (
@@ -296,6 +297,8 @@ async def staff_socket(websocket: WebSocket) -> None:
         )
         await websocket.close(code=4401)
         return
+    start_request_context(websocket.headers.get("x-request-id"))
+    bind_ids(shop_id=user.shop_id, user_id=user.id)
     channel = StaffChannel(websocket, user, cookie)
     tasks = [
         asyncio.create_task(pump(channel.subscription, channel.sender)),

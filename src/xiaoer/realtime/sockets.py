@@ -14,6 +14,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from xiaoer import metrics
 from xiaoer.errors import DomainError
 from xiaoer.events import Subscription
+from xiaoer.logs import bind_ids
 from xiaoer.realtime.units import Busy
 from xiaoer.web.i18n import error_text, request_locale
 
@@ -92,6 +93,7 @@ async def serve_frames(
         outcome = "error"
         try:
             frame = parse(raw)
+            bind_ids(conversation_id=getattr(frame, "conversation_id", None))
             await handle(frame)
             outcome = "ok"
         except FrameError as exc:

@@ -21,6 +21,7 @@ from xiaoer.auth.service import actor_for
 from xiaoer.auth.throttle import LoginThrottle
 from xiaoer.config import Settings
 from xiaoer.errors import Forbidden, Unauthorized
+from xiaoer.logs import bind_ids
 from xiaoer.web import clientip
 
 SESSION_COOKIE = "xiaoer_session"
@@ -112,6 +113,8 @@ async def optional_user(request: Request, session: DB) -> User | None:
     row, user = found
     await _check_csrf(request, data)
     request.state.user = user
+    conversation_id = request.path_params.get("conversation_id")
+    bind_ids(shop_id=user.shop_id, user_id=user.id, conversation_id=conversation_id)
     request.state.user_session = row
     # Templates get a detached copy: an error page renders after the rollback expired `user`.
     request.state.user_view = SimpleNamespace(

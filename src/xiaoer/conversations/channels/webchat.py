@@ -37,6 +37,7 @@ from xiaoer.customers import service as customers
 from xiaoer.db import transaction
 from xiaoer.errors import NotFound
 from xiaoer.events import Subscription
+from xiaoer.logs import bind_ids, start_request_context
 from xiaoer.realtime.sockets import FrameError, Sender, error_frame, pump, serve_frames
 from xiaoer.realtime.units import WriteTurn, run_unit
 from xiaoer.shops.widget import widget_settings
@@ -317,6 +318,8 @@ async def customer_socket(websocket: WebSocket, shop_slug: str) -> None:
         await websocket.send_text(json.dumps(error_frame("not_found", "shop not found")))
         await websocket.close(code=4404)
         return
+    start_request_context(websocket.headers.get("x-request-id"))
+    bind_ids(shop_id=shop_id)
     subscription = websocket.app.state.bus.subscribe([])
     channel = CustomerChannel(websocket, shop_id, subscription)
     pusher = asyncio.create_task(pump(subscription, channel.sender))

@@ -1,6 +1,6 @@
 """question cluster snapshots
 
-Revision ID: 0003b
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07 23:08:12.010572
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import xiaoer.db
 
-revision: str = "0003b"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
