@@ -5,7 +5,12 @@ from xiaoer.auth.models import User
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
-from xiaoer.customers.models import Customer, VisitorIdentity
+from xiaoer.customers.models import (
+    ChatIdentitySecret,
+    Customer,
+    VerificationCode,
+    VisitorIdentity,
+)
 from xiaoer.db import Base
 from xiaoer.knowledge.models import (
     Script,
@@ -24,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BotDecision",
+    "ChatIdentitySecret",
     "Conversation",
     "ConversationRead",
     "Customer",
@@ -43,5 +49,6 @@ __all__ = [
     "TicketEvent",
     "TrackingEvent",
     "User",
+    "VerificationCode",
     "VisitorIdentity",
 ]

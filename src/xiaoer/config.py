@@ -39,12 +39,29 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs), JSON list in env.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Shopper verification in the chat widget (docs/subsystems/chat-protocol.md).
+    verified_session_hours: float = 24.0
+    verification_code_minutes: float = 10.0
+    verification_code_attempts: int = 5
+    # One-time codes by e-mail go through this SMTP server; without `smtp_host` e-mail codes
+    # are unavailable.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "xiaoer@localhost"
+    smtp_starttls: bool = True
+    # "console" logs SMS codes (development only); "none" turns SMS codes off. Unset means
+    # console outside production and none in production.
+    sms_provider: Literal["console", "none"] | None = None
     nlp: NlpSettings = NlpSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError("XIAOER_SECRET_KEY must be set to a real secret in production")
+        if self.env == "production" and self.sms_provider == "console":
+            raise ValueError("the console SMS provider only logs codes: not in production")
         return self
 
     @property
