@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -244,7 +244,7 @@ class CustomerMessagePlan:
     turns: int = 0
     # Whose orders the bot may answer from: "own" for a known customer, "none" for a widget
     # visitor who has not verified (bot.service.OrderAccess).
-    order_access: str = "own"
+    order_access: Literal["any", "own", "none"] = "own"
 
 
 async def prepare_customer_message(
@@ -257,7 +257,7 @@ async def prepare_customer_message(
     bot_registry: Any,
     wants_human: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
-    order_access: str = "own",
+    order_access: Literal["any", "own", "none"] = "own",
 ) -> CustomerMessagePlan:
     """The reading half of `post_customer_message`: validation, the resend check and the bot's
     decision. It writes nothing, so on SQLite it can run while another unit holds the writer."""
