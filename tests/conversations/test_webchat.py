@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from tests.conversations.chat import frames_until, hello, rows, say
@@ -16,6 +17,17 @@ def test_widget_page_is_chinese_by_default_and_english_on_request(app_client, de
     assert 'name="viewport"' in zh.text
     en = app_client.get(f"/chat/{demo_shop.slug}?lang=en")
     assert "Talk to a human" in en.text
+
+
+def test_every_verification_field_has_a_label_in_both_languages(app_client, demo_shop):
+    for lang, title in (("zh-CN", "收件手机号后四位"), ("en", "Last 4 digits")):
+        page = app_client.get(f"/chat/{demo_shop.slug}?lang={lang}").text
+        panel = page[page.index('id="xw-identify"') : page.index("</details>")]
+        ids = re.findall(r'<(?:input|select)[^>]*\bid="([^"]+)"', panel)
+        assert len(ids) == 5
+        for field_id in ids:
+            assert f'<label for="{field_id}">' in panel, field_id
+        assert title in panel
 
 
 def test_widget_page_for_unknown_shop_is_404(app_client):

@@ -241,6 +241,7 @@ class WidgetLimits:
     """Flood limits of the widget socket; `app.state.widget_limits` overrides them (tests)."""
 
     hello_per_connection: Limit = Limit(10, 60)
+    hello_per_visitor: Limit = Limit(30, 60)
     hello_per_ip: Limit = Limit(60, 60)
     message_per_connection: Limit = Limit(20, 60)
     message_per_visitor: Limit = Limit(30, 60)
@@ -378,10 +379,14 @@ class CustomerChannel:
     # ---- hello: who is this browser, and what may it see ----------------------------------
 
     async def hello(self, frame: HelloFrame) -> None:
-        await self._limit(
+        checks = [
             ("conn:hello", self.limits.hello_per_connection),
             (f"hello:ip:{self.ip}", self.limits.hello_per_ip),
-        )
+        ]
+        if frame.visitor_token:
+            # Many sockets resuming one visitor (a reconnect loop, a script) count together.
+            checks.append((f"hello:visitor:{frame.visitor_token}", self.limits.hello_per_visitor))
+        await self._limit(*checks)
         secret_key = self.settings.secret_key
 
         async def work(session: AsyncSession) -> dict[str, Any]:
