@@ -30,6 +30,8 @@ from xiaoer.conversations.channels.webchat import Limit, WidgetLimits
 from xiaoer.conversations.schemas import MAX_FRAME_BYTES
 from xiaoer.customers.verification import sign_identity
 
+# Rate-limit windows are fixed; tests use windows so long that none ends during a test.
+LONG = 10**7
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 WHERE_IS_MY_PARCEL = "我的快递到哪了"
 
@@ -233,7 +235,7 @@ def test_guessing_order_numbers_is_throttled_and_learns_nothing(
     app_client, demo_shop, sync_engine, victim
 ):
     app_client.app.state.widget_limits = replace(
-        WidgetLimits(), verify_per_visitor=Limit(5, 900), verify_per_ip=Limit(10, 900)
+        WidgetLimits(), verify_per_visitor=Limit(5, LONG), verify_per_ip=Limit(10, LONG)
     )
     base = victim["order_no"]
     guesses = [f"{base[:-4]}{i:04d}" for i in range(4)] + [base]
@@ -264,7 +266,7 @@ def test_guessing_one_orders_digits_from_many_visitors_is_throttled_per_order(
     app_client, demo_shop, victim
 ):
     app_client.app.state.widget_limits = replace(
-        WidgetLimits(), verify_per_target=Limit(4, 900), verify_per_ip=Limit(100, 900)
+        WidgetLimits(), verify_per_target=Limit(4, LONG), verify_per_ip=Limit(100, LONG)
     )
     # The victim's own verification counted once for their order number.
     codes = []
@@ -373,7 +375,7 @@ def test_a_code_by_sms_verifies_once_and_few_wrong_tries_burn_it(
 ):
     sms = _Recorder()
     app_client.app.state.code_senders = {"sms": sms}
-    app_client.app.state.widget_limits = replace(WidgetLimits(), verify_per_visitor=Limit(20, 900))
+    app_client.app.state.widget_limits = replace(WidgetLimits(), verify_per_visitor=Limit(20, LONG))
     with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
         hello(ws)
         # An unknown number gets the same answer and no message.
@@ -446,9 +448,9 @@ def test_hello_writes_no_customer_until_the_visitor_says_something(
 def test_hello_and_message_floods_are_refused(app_client, demo_shop):
     app_client.app.state.widget_limits = replace(
         WidgetLimits(),
-        hello_per_connection=Limit(3, 60),
-        hello_per_ip=Limit(5, 60),
-        message_per_connection=Limit(3, 60),
+        hello_per_connection=Limit(3, LONG),
+        hello_per_ip=Limit(5, LONG),
+        message_per_connection=Limit(3, LONG),
     )
     with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
         for _ in range(3):
