@@ -9,7 +9,8 @@ bot's reply (`message.created` from the bot). For each N it runs
 - `chat max`    — no pause, every customer sends again as soon as the answer arrives: the
   throughput ceiling of the whole chat path (WebSocket, transaction with fsync, bot, fan-out);
 - `echo max`    — the same closed loop against the bare `/ws/echo` endpoint of the same server:
-  the framework's own ceiling; `ratio` is chat max ÷ echo max.
+  the framework's own ceiling; `ratio` is chat max ÷ echo max. The endpoint exists only with
+  `XIAOER_BENCH_ECHO=true` (set by `--start`; set it yourself on a server given with `--url`).
 
 `errors` counts error frames, failed connections and timeouts; `lost` counts messages sent
 without an ack or without a bot answer within `--timeout`.
@@ -199,7 +200,12 @@ def own_server(engine: str) -> Iterator[tuple[str, str]]:
         with database as url:
             shop = seed(url)
             server = start_server(
-                {"XIAOER_DATABASE_URL": url, "XIAOER_DATA_DIR": str(data), "XIAOER_ENV": "test"},
+                {
+                    "XIAOER_DATABASE_URL": url,
+                    "XIAOER_DATA_DIR": str(data),
+                    "XIAOER_ENV": "test",
+                    "XIAOER_BENCH_ECHO": "true",
+                },
                 data,
             )
             try:

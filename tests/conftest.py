@@ -5,6 +5,7 @@ each other: each one seeds its own shop (unique slug and usernames) through the 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,12 +17,21 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
+import xiaoer.nlp.matching  # noqa: F401 - see below
 from xiaoer.app import create_app
+from xiaoer.auth.passwords import configure_password_hashing
 from xiaoer.config import Settings
 from xiaoer.db import make_engine, make_sessionmaker, transaction
 from xiaoer.migrate import sync_url, upgrade
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Seeding hashes ~1,200 staff passwords a run: full-cost argon2 made that minutes of the suite.
+# Server processes started by tests get it too (tests/servers.py).
+TEST_HASHING = "cheapest-for-tests"
+# The app imports scikit-learn lazily, when a bot first trains (tests/test_cli.py checks that).
+# Tests import it once up front instead: inside a chat test the import would count against the
+# seconds a test waits for the bot's frame.
+configure_password_hashing(Settings(env="test", password_hashing=TEST_HASHING))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,7 +93,13 @@ def sync_engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(env="test", database_url=database_url, data_dir=tmp_path, log_json=False)
+    return Settings(
+        env="test",
+        database_url=database_url,
+        data_dir=tmp_path,
+        log_json=False,
+        password_hashing=TEST_HASHING,
+    )
 
 
 @pytest.fixture
@@ -93,8 +109,14 @@ def app_client(settings: Settings) -> Iterator[TestClient]:
 
 
 def run_async(coro):  # type: ignore[no-untyped-def]
-    """Run a coroutine against the test database from a synchronous test."""
-    return asyncio.run(coro)
+    """Run a coroutine against the test database from a synchronous test. Under the session's
+    sync Playwright (an event loop running in this thread) it runs on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def in_database(database_url: str, work, *, commit: bool = True):  # type: ignore[no-untyped-def]

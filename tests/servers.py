@@ -91,7 +91,13 @@ class Server:
 def start_server(env: dict[str, str], log_dir: Path, port: int | None = None) -> Server:
     port = port or free_port()
     log_path = log_dir / f"server-{port}.log"
-    full_env = {**os.environ, "XIAOER_ENV": "test", "XIAOER_LOG_JSON": "false", **env}
+    full_env = {
+        **os.environ,
+        "XIAOER_ENV": "test",
+        "XIAOER_LOG_JSON": "false",
+        "XIAOER_PASSWORD_HASHING": "cheapest-for-tests",
+        **env,
+    }
     process = subprocess.Popen(
         [
             sys.executable,

@@ -88,3 +88,59 @@ def test_createuser_rejects_bad_input_with_a_message(cli_env: dict[str, str]) ->
     bad_role = xiaoer(cli_env, "createuser", "x", "--role", "boss", "--password", "long-enough-1")
     assert bad_role.returncode == 2
     assert "unknown role" in bad_role.stderr
+
+
+def test_production_refuses_a_weak_secret_key_with_a_clear_message(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "XIAOER_ENV": "production", "XIAOER_SECRET_KEY": "changeme"}
+    for command in ("migrate", "serve"):
+        result = xiaoer(env, command)
+        assert result.returncode == 2
+        assert "configuration error: XIAOER_SECRET_KEY is a published default" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_to_seed_demo_staff_with_published_passwords(
+    cli_env: dict[str, str],
+) -> None:
+    import secrets
+
+    env = {**cli_env, "XIAOER_ENV": "production", "XIAOER_SECRET_KEY": secrets.token_urlsafe(32)}
+    for command in ("seed", "demo"):
+        result = xiaoer(env, command)
+        assert result.returncode == 2
+        assert "published passwords" in result.stderr
+    # Nothing was created: not even the database file.
+    assert not (Path(cli_env["XIAOER_DATA_DIR"]) / "xiaoer.db").exists()
+
+
+HEAVY = ("sklearn", "scipy", "numpy", "jieba", "pypinyin", "opencc", "alembic")
+_LOADED = """
+import sys
+{work}
+print(",".join(m for m in {heavy!r} if m in sys.modules))
+"""
+
+
+def _heavy_modules_after(work: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED.format(work=work, heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [m for m in done.stdout.strip().split(",") if m]
+
+
+def test_cli_and_app_start_without_the_model_libraries() -> None:
+    """Starting costs seconds per library (scikit-learn alone ~2 s): they load when a model is
+    first needed, not when `xiaoer --help` runs or the app is built."""
+    assert _heavy_modules_after("import xiaoer.cli") == []
+    app_start = (
+        "from xiaoer.app import create_app\n"
+        "from xiaoer.config import Settings\n"
+        "create_app(Settings(env='test'))"
+    )
+    assert _heavy_modules_after(app_start) == []
+    # The lazy names still resolve to the real thing once asked for.
+    assert "sklearn" in _heavy_modules_after("from xiaoer.nlp import ScriptMatcher")

@@ -1,7 +1,7 @@
 """Imports every domain's tables so Base.metadata is complete (Alembic, tests, create_all)."""
 
 from xiaoer.audit.models import AuditEntry
-from xiaoer.auth.models import User
+from xiaoer.auth.models import RecoveryCode, User, UserSession
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
@@ -12,6 +12,8 @@ from xiaoer.customers.models import (
     VisitorIdentity,
 )
 from xiaoer.db import Base
+from xiaoer.insights.models import QuestionClusterSnapshot
+from xiaoer.jobs import Job
 from xiaoer.knowledge.models import (
     Script,
     ScriptAbTest,
@@ -21,6 +23,7 @@ from xiaoer.knowledge.models import (
     ScriptQuestion,
     ScriptVersion,
 )
+from xiaoer.outbox import OutboxEvent
 from xiaoer.shops.models import Shop
 from xiaoer.surveys.models import SurveyResponse
 from xiaoer.tickets.models import Ticket, TicketEvent
@@ -33,8 +36,12 @@ __all__ = [
     "Conversation",
     "ConversationRead",
     "Customer",
+    "Job",
     "Message",
     "Order",
+    "OutboxEvent",
+    "QuestionClusterSnapshot",
+    "RecoveryCode",
     "Script",
     "ScriptAbTest",
     "ScriptAnswer",
@@ -49,6 +56,7 @@ __all__ = [
     "TicketEvent",
     "TrackingEvent",
     "User",
+    "UserSession",
     "VerificationCode",
     "VisitorIdentity",
 ]

@@ -12,16 +12,20 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaoer import metrics
+from xiaoer.auth.passwords import configure_password_hashing
 from xiaoer.config import Settings, get_settings
-from xiaoer.db import make_engine, make_sessionmaker
+from xiaoer.db import SETTINGS_KEY, make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
 from xiaoer.ratelimit import make_rate_limiter
+from xiaoer.web.deps import OpsAccess
+from xiaoer.web.security import SecurityHeadersMiddleware
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -30,6 +34,8 @@ log = structlog.get_logger(__name__)
 ROUTER_MODULES = (
     "xiaoer.web.ops",
     "xiaoer.auth.views",
+    "xiaoer.auth.account_views",
+    "xiaoer.auth.session_views",
     "xiaoer.auth.api",
     "xiaoer.audit.views",
     "xiaoer.knowledge.api",
@@ -47,6 +53,8 @@ ROUTER_MODULES = (
     "xiaoer.insights.views",
     "xiaoer.assist.api",
     "xiaoer.assist.views",
+    "xiaoer.web.jobs_admin",
+    "xiaoer.shops.api",
 )
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -96,30 +104,66 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, 500, "internal_error", "internal error")
 
 
+def _install_docs(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[OpsAccess])
+    async def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/docs", include_in_schema=False, dependencies=[OpsAccess])
+    async def api_docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Xiaoer API")
+
+
 def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     """Build the app. Extra keyword arguments land on `app.state` (tests inject engines)."""
     settings = settings or get_settings()
+    configure_password_hashing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = state.get("engine") or make_engine(settings.effective_database_url)
+        capacity = settings.capacity
+        app.state.engine = state.get("engine") or make_engine(
+            settings.effective_database_url,
+            pool_size=capacity.db_pool_size,
+            max_overflow=capacity.db_max_overflow,
+            pool_timeout=capacity.db_pool_timeout_seconds,
+        )
         app.state.sessions = make_sessionmaker(app.state.engine)
+        # Jobs get only a session; the settings of the process that runs them ride along.
+        app.state.sessions.configure(info={SETTINGS_KEY: settings})
         app.state.bus = make_bus(settings.redis_url)
         await app.state.bus.start()
         app.state.ratelimiter = make_rate_limiter(settings.redis_url)
         from xiaoer.bot.engine import BotRegistry
 
         app.state.bot = BotRegistry(app.state.sessions)
+        app.state.worker = None
+        if settings.jobs_in_process:
+            from xiaoer.jobs import Worker
+
+            app.state.worker = Worker(
+                app.state.sessions,
+                poll_interval=settings.jobs_poll_seconds,
+                concurrency=settings.jobs_concurrency,
+            )
+            await app.state.worker.start()
         try:
             yield
         finally:
+            if app.state.worker is not None:
+                await app.state.worker.stop()
             await app.state.bus.stop()
             await app.state.ratelimiter.aclose()
             if "engine" not in state:
                 await app.state.engine.dispose()
 
-    app = FastAPI(title="Xiaoer", version="0.1.0", lifespan=lifespan, docs_url="/api/docs")
+    # The docs and schema are served by `_install_docs` behind `ops_access` (login or token in
+    # production), not by FastAPI's open defaults.
+    app = FastAPI(
+        title="Xiaoer", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None
+    )
     app.state.settings = settings
+    _install_docs(app)
     _install_error_handlers(app)
 
     @app.middleware("http")
@@ -134,6 +178,17 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
 
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    if settings.bench_echo:
+        app.include_router(importlib.import_module("xiaoer.web.bench").router)
+
+    # Outside even Starlette's ServerErrorMiddleware, so static files and the 500 page carry the
+    # security headers too.
+    build_stack = app.build_middleware_stack
+    production = settings.env == "production"
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(  # type: ignore[method-assign]
+        build_stack(), production=production, docs_paths=docs_paths
+    )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     vendor = settings.vendor_dir or Path.cwd() / "node_modules"

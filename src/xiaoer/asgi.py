@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from xiaoer.app import create_app
 from xiaoer.config import get_settings
-from xiaoer.logging import configure_logging
+from xiaoer.logs import configure_logging
 
 
 def app_factory() -> FastAPI:

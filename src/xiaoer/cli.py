@@ -1,17 +1,19 @@
-"""Command line: `xiaoer serve|demo|seed|migrate|createuser`, plus `bot …`, `nlp …` and
-`scripts …`."""
+"""Command line: `xiaoer serve|worker|jobs|demo|seed|migrate|createuser|backup|restore`, plus
+`bot …`, `nlp …` and `scripts …`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from xiaoer import migrate as migrations
 from xiaoer.bot.cli import app as bot_app
 from xiaoer.config import Settings, get_settings
 from xiaoer.knowledge.cli import app as scripts_app
@@ -27,7 +29,34 @@ app.add_typer(
 )
 
 
+def _settings(**overrides: Any) -> Settings:
+    """The configured settings, or a clear message and exit 2 when they are refused (for
+    instance a weak secret key in production)."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(
+                f"configuration error: {error['msg'].removeprefix('Value error, ')}", err=True
+            )
+        raise typer.Exit(2) from None
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _refuse_demo_in_production(settings: Settings) -> None:
+    """The demo staff's passwords are printed and published: never on a production install."""
+    if settings.is_production:
+        typer.echo(
+            "refused: the demo shop's staff have published passwords and cannot be seeded with "
+            "XIAOER_ENV=production; create real accounts with `xiaoer createuser`",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 def _prepare(settings: Settings) -> None:
+    from xiaoer import migrate as migrations  # Alembic: not needed for `--help`
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.effective_database_url)
 
@@ -63,7 +92,7 @@ def _serve(settings: Settings) -> None:
 
     from xiaoer.app import create_app
     from xiaoer.conversations.schemas import MAX_FRAME_BYTES
-    from xiaoer.logging import configure_logging
+    from xiaoer.logs import configure_logging
 
     configure_logging(json_logs=settings.log_json)
     # Oversized frames are refused by the protocol layer before they are buffered whole.
@@ -79,7 +108,7 @@ def _serve(settings: Settings) -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    settings = get_settings()
+    settings = _settings()
     _prepare(settings)
     typer.echo(f"database at {settings.effective_database_url.split('@')[-1]} is up to date")
 
@@ -90,9 +119,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port")] = None,
 ) -> None:
     """Migrate, then serve the API, WebSockets and web UI."""
-    settings = get_settings().model_copy(
-        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    )
+    settings = _settings(host=host, port=port)
     _prepare(settings)
     _serve(settings)
 
@@ -100,10 +127,12 @@ def serve(
 @app.command()
 def seed() -> None:
     """Seed the demo shop into the configured database and exit."""
+
     from xiaoer.demo.seed import seed_demo_shop
     from xiaoer.shops.models import Shop
 
-    settings = get_settings()
+    settings = _settings()
+    _refuse_demo_in_production(settings)
     _prepare(settings)
 
     async def work(session: Any) -> Any:
@@ -126,9 +155,8 @@ def demo(
     """Seed the demo shop if the database is new, print its logins, then serve."""
     from xiaoer.demo.seed import DEMO_LOGINS_SLUG, demo_shop_summary, seed_if_empty
 
-    settings = get_settings().model_copy(
-        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    )
+    settings = _settings(host=host, port=port)
+    _refuse_demo_in_production(settings)
     _prepare(settings)
     seeded = asyncio.run(_in_transaction(settings, seed_if_empty))
     summary = seeded or asyncio.run(
@@ -150,6 +178,7 @@ def createuser(
     ] = "",
 ) -> None:
     """Create a staff user."""
+
     from xiaoer.audit.service import Actor
     from xiaoer.auth.models import Role
     from xiaoer.auth.service import create_user
@@ -159,7 +188,7 @@ def createuser(
     if role not in {r.value for r in Role}:
         typer.echo(f"unknown role {role!r}; use admin, supervisor or agent", err=True)
         raise typer.Exit(2)
-    settings = get_settings()
+    settings = _settings()
     _prepare(settings)
 
     async def work(session: Any) -> Any:
@@ -186,3 +215,127 @@ def createuser(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
     sys.stdout.write(json.dumps(created, ensure_ascii=False) + "\n")
+
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Durable jobs: list them, run one now")
+app.add_typer(jobs_app, name="jobs")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="jobs run at once")] = None,
+) -> None:
+    """Run the jobs worker and scheduler alone (for when `serve` runs with
+    XIAOER_JOBS_IN_PROCESS=false)."""
+    from xiaoer.db import make_engine, make_sessionmaker
+    from xiaoer.jobs import Worker
+    from xiaoer.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(json_logs=settings.log_json)
+    _prepare(settings)
+
+    async def run() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await Worker(
+                make_sessionmaker(engine),
+                poll_interval=settings.jobs_poll_seconds,
+                concurrency=concurrency or settings.jobs_concurrency,
+            ).run_forever()
+        finally:
+            await engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Registered jobs with their due, later and dead counts, then the dead jobs."""
+    from xiaoer import jobs
+
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> Any:
+        return await jobs.job_counts(session), await jobs.dead_jobs(session, limit=50)
+
+    counts, dead = asyncio.run(_in_transaction(settings, work))
+    typer.echo(f"{'job':<36} {'every':>10} {'due':>6} {'later':>6} {'dead':>6}")
+    for c in counts:
+        every = f"{int(c.every.total_seconds())}s" if c.every else "-"
+        typer.echo(f"{c.name:<36} {every:>10} {c.due:>6} {c.later:>6} {c.dead:>6}")
+    if dead:
+        typer.echo("\ndead jobs:")
+        for row in dead:
+            typer.echo(f"  #{row.id} {row.name} attempts={row.attempts} {row.last_error[:120]}")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="a registered job name, or 'due' for all due")],
+) -> None:
+    """Run a job now in this process (a periodic one, or one without arguments), or every due
+    job with `due`."""
+    from xiaoer import jobs
+    from xiaoer.db import make_engine, make_sessionmaker
+
+    settings = get_settings()
+    _prepare(settings)
+    if name != "due" and name not in jobs.registered():
+        typer.echo(f"no job named {name!r}; see `xiaoer jobs list`", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> str:
+        engine = make_engine(settings.effective_database_url)
+        sessions = make_sessionmaker(engine)
+        try:
+            if name == "due":
+                return f"{await jobs.run_due_jobs(sessions)} jobs ran"
+            job_id = await jobs.run_job_now(sessions, name)
+            async with sessions() as session:
+                row = await session.get(jobs.Job, job_id)
+                assert row is not None
+                return f"job #{job_id} {name}: {row.status} {row.last_error[:200]}".strip()
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()))
+
+
+@app.command()
+def backup() -> None:
+    """Back up the database into the backup directory (XIAOER_BACKUP__DIR, default
+    <data dir>/backups) and keep the newest XIAOER_BACKUP__KEEP archives. Safe while serving."""
+    from xiaoer.ops.backup import run_backup
+
+    result = run_backup(_settings())
+    if not result.ok:
+        typer.echo(f"backup failed: {result.error}", err=True)
+        raise typer.Exit(1)
+    removed = f", removed {len(result.removed)} old" if result.removed else ""
+    typer.echo(f"{result.file} ({result.bytes} bytes, {result.seconds:.1f} s{removed})")
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="a .sqlite3.gz or .pgdump file from `backup`")],
+    force: Annotated[
+        bool, typer.Option("--force", help="replace a database that already has data")
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database (stop the servers first), then migrate it
+    to this version's schema."""
+    from xiaoer import migrate as migrations
+    from xiaoer.ops.backup import BackupError, restore_backup
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        restore_backup(settings, archive, force=force)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    migrations.upgrade(settings.effective_database_url)
+    typer.echo(f"restored {archive.name}")

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from xiaoer import clock
+
 # Named constraints let Alembic alter tables on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -32,7 +34,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Kept for code written before `xiaoer.clock`: reads the injectable clock."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -70,7 +73,7 @@ class IdMixin:
 
 
 class CreatedAtMixin:
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now, index=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -98,6 +101,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     install_sqlite_pragmas(engine.sync_engine)
     return engine
+
+
+# `session.info[SETTINGS_KEY]`: the Settings of the process that made the session (if it set them).
+SETTINGS_KEY = "xiaoer.settings"
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from tests.conftest import run_async
 from tests.web.login import login, login_form_token
-from xiaoer.auth.service import LoginThrottle
+from xiaoer.auth.throttle import LoginThrottle
+from xiaoer.ratelimit import MemoryRateLimiter
 
 
 def _post_login(client: TestClient, username: str, password: str, **extra: str):  # type: ignore[no-untyped-def]
@@ -126,15 +128,24 @@ def test_failed_logins_are_limited_per_username_and_address(app_client, demo_sho
 
 
 def test_throttle_forgets_failures_after_the_window():
-    throttle = LoginThrottle(max_failures=3, window_seconds=60)
-    for t in (0, 1, 2):
-        throttle.failed("Alice", "1.2.3.4", now=t)
-    assert throttle.retry_after("alice", "1.2.3.4", now=10) == 50
-    assert throttle.retry_after("alice", "5.6.7.8", now=10) == 0
-    assert throttle.retry_after("alice", "1.2.3.4", now=61) == 0
-    throttle.failed("bob", "1.2.3.4", now=0)
-    throttle.succeeded("bob", "1.2.3.4")
-    assert throttle.retry_after("bob", "1.2.3.4", now=1) == 0
+    now = [0.0]
+    throttle = LoginThrottle(MemoryRateLimiter(clock=lambda: now[0]), account_failures=3)
+
+    async def scenario() -> None:
+        for _ in range(3):
+            await throttle.failed("Alice", "1.2.3.4")
+        now[0] = 10.0
+        # Per account: blocked from any address, including a new one.
+        assert await throttle.retry_after("alice", "1.2.3.4") == throttle.window_s - 10
+        assert await throttle.retry_after("alice", "5.6.7.8") == throttle.window_s - 10
+        assert await throttle.retry_after("bob", "5.6.7.8") == 0
+        now[0] = throttle.window_s + 1.0
+        assert await throttle.retry_after("alice", "1.2.3.4") == 0
+        await throttle.failed("bob", "1.2.3.4")
+        await throttle.succeeded("bob", "1.2.3.4")
+        assert await throttle.retry_after("bob", "1.2.3.4") == 0
+
+    run_async(scenario())
 
 
 def test_logout_needs_the_csrf_token_and_ends_the_session(app_client, demo_shop, sync_engine):

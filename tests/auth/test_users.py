@@ -97,7 +97,9 @@ def test_user_creation_rejects_bad_input_with_a_message(app_client, demo_shop):
         headers=headers,
     )
     assert taken.status_code == 409
-    assert taken.json()["error"] == "conflict"
+    # Generic: neither the name nor whose it is (usernames are unique across all shops).
+    assert taken.json()["error"] == "username_unavailable"
+    assert demo_shop.login("agent").username not in taken.json()["message"]
 
 
 def test_unsafe_requests_without_csrf_token_are_refused(app_client, demo_shop):

@@ -237,7 +237,7 @@ def test_a_failing_model_hands_off_instead_of_breaking_the_chat(demo_shop, in_se
     def broken(*_args, **_kwargs):
         raise RuntimeError("model exploded")
 
-    monkeypatch.setattr(engine.ScriptMatcher, "build", broken)
+    monkeypatch.setattr(engine, "train_matcher", broken)
     fresh = engine.BotRegistry(None)
 
     async def work(session):

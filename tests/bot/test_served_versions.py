@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from xiaoer import clock
 from xiaoer.audit.service import Actor
 from xiaoer.bot import service as bot
 from xiaoer.bot.engine import training_questions
 from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
-from xiaoer.db import utcnow
 from xiaoer.knowledge import service as knowledge
 from xiaoer.knowledge import versions
 from xiaoer.knowledge.library import PublishedScript, ab_bucket
@@ -105,7 +105,7 @@ def test_an_ab_test_splits_customers_stably_and_records_the_variant(
         shop_id = demo_shop.shop_id
         script = await _lottery(session, shop_id, actor, answers={("im", "B"): "B：关注即可抽奖🎁"})
         script.ab_split = 0.5
-        script.published_at = utcnow()  # what is served changed: the matcher must reload
+        script.published_at = clock.now()  # what is served changed: the matcher must reload
         await session.flush()
         customers = [Customer(shop_id=shop_id, name=f"c{i}") for i in range(40)]
         session.add_all(customers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -95,9 +96,11 @@ def test_console_sms_is_a_development_provider_only():
     dev = make_senders(Settings(env="development"))
     assert isinstance(dev["sms"], ConsoleSmsSender)
     assert "email" not in dev
-    assert "sms" not in make_senders(Settings(env="production", secret_key="k" * 48))
+    assert "sms" not in make_senders(
+        Settings(env="production", secret_key=secrets.token_urlsafe(48))
+    )
     with pytest.raises(ValueError, match="console SMS"):
-        Settings(env="production", secret_key="k" * 48, sms_provider="console")
+        Settings(env="production", secret_key=secrets.token_urlsafe(48), sms_provider="console")
 
 
 class _Inbox:

@@ -13,10 +13,10 @@ from sqlalchemy import select, text
 from tests.conftest import in_database
 from tests.insights.builders import Builder
 from tests.web.login import login
+from xiaoer import clock
 from xiaoer.audit.service import Actor
 from xiaoer.bot import service as bot
 from xiaoer.bot.engine import BotRegistry
-from xiaoer.db import utcnow
 from xiaoer.knowledge import library
 from xiaoer.knowledge import service as knowledge
 from xiaoer.knowledge.models import Script, ScriptAbTest
@@ -91,7 +91,7 @@ def seed_test_events(database_url, shop_id, script_id, test_id):
     async def work(session):
         test = await session.get(ScriptAbTest, test_id)
         b = Builder(session, shop_id)
-        now = utcnow()
+        now = clock.now()
         start = test.created_at
 
         async def conv(queued=None):

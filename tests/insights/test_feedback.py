@@ -12,7 +12,7 @@ from sqlalchemy import text
 from tests.conftest import in_database
 from tests.insights.builders import Builder
 from tests.web.login import login
-from xiaoer.db import utcnow
+from xiaoer import clock
 from xiaoer.insights.clusters import Question, cluster_questions
 from xiaoer.knowledge.models import ProposalKind, Script, ScriptProposal
 
@@ -26,7 +26,7 @@ def as_role(client, shop, role):
 
 
 def window():
-    today = utcnow().date()
+    today = clock.now().date()
     return {
         "start": (today - dt.timedelta(days=1)).isoformat(),
         "end": (today + dt.timedelta(days=1)).isoformat(),
@@ -48,7 +48,7 @@ def audit_actions(sync_engine, shop_id, prefix):
 def _seed_unanswered(database_url, shop_id):
     async def work(session):
         b = Builder(session, shop_id)
-        now = utcnow() - dt.timedelta(minutes=5)
+        now = clock.now() - dt.timedelta(minutes=5)
         script_id = await session.scalar(
             Script.__table__.select().with_only_columns(Script.id).where(Script.shop_id == shop_id)
         )
@@ -87,7 +87,7 @@ def test_grouping_keeps_paraphrases_together_and_different_questions_apart():
         "可以打折吗",
         "这个可以退吗",
     ]
-    now = utcnow()
+    now = clock.now()
     questions = [Question(i + 1, i + 1, i + 1, t, now, 0.0) for i, t in enumerate(texts)]
     groups = {frozenset(t for t, _ in c.texts) for c in cluster_questions(questions)}
     assert frozenset({"发票能开吗", "能不能开发票", "发票咋开"}) in groups

@@ -57,15 +57,28 @@ def test_clean_consultation_answer_has_no_findings():
     assert result.findings == []
 
 
-def test_vague_words_warn_only_in_after_sale_answers():
-    text = "您的退款可能48小时内到账，大概就好了"
-    assert hits(text, category="after_sale") == [
+@pytest.mark.parametrize("category", [None, "consultation", "after_sale", "complaint"])
+def test_vague_commitments_warn_in_every_category(category):
+    text = "您的退款可能48小时内到账，大概明天就到了，我们尽快处理"
+    found = [h for h in hits(text, category=category) if h[0] == "vague_commitment"]
+    assert found == [
         ("vague_commitment", "warn", "可能"),
         ("vague_commitment", "warn", "大概"),
+        ("vague_commitment", "warn", "尽快"),
     ]
-    assert lint(text, category="after_sale").blocked is False
-    assert hits(text) == []
-    assert hits(text, category="consultation") == []
+    if category != "complaint":
+        assert lint(text, category=category).blocked is False
+
+
+def test_hedges_outside_a_commitment_and_negations_do_not_warn():
+    for text in (
+        "这不可能是二手的，都是全新未拆封",
+        "不同显示器可能会有一点点色差",
+        "大概的尺寸是长30宽20高10厘米",
+        "这是我们应该做的",
+        "您可以稍后再刷新一下页面试试",
+    ):
+        assert hits(text) == [], text
 
 
 def test_after_sale_answer_without_concrete_time_warns_at_zero_span():
@@ -171,7 +184,9 @@ def test_bank_card_luhn_negatives():
     assert luhn_ok(VALID_CARD)
     wrong = VALID_CARD[:-1] + "5"
     assert not luhn_ok(wrong)
-    assert hits(f"卡号{wrong}") == []
+    assert hits(f"号码{wrong}") == []
+    # Right after 卡号 a number is a card even with a typo in it.
+    assert rules_of(f"卡号{wrong}") == {"personal_data_bank_card"}
     # Short numbers (an order number of 12 digits) are not cards.
     assert hits("订单号 622202123456") == []
 
@@ -247,9 +262,36 @@ def test_500_character_reply_lints_fast():
     lint(text, category="after_sale")
     times = []
     for _ in range(300):
-        t0 = time.perf_counter()
+        # CPU time, so that other processes on a busy machine do not count against the lint.
+        t0 = time.process_time()
         lint(text, category="after_sale", angry=True)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     times.sort()
     # The budget is p99 < 5 ms; allow slack for a busy CI machine.
     assert times[int(len(times) * 0.99) - 1] < 0.02
+
+
+def test_gated_patterns_find_exactly_what_the_plain_patterns_find():
+    import json
+    import re
+    from pathlib import Path
+
+    from xiaoer.knowledge.compliance import _compile_gated
+
+    corpus = Path(__file__).resolve().parents[2] / "bench" / "data" / "lint_dev.jsonl"
+    texts = [json.loads(line)["text"] for line in corpus.read_text("utf-8").splitlines()]
+    gated = 0
+    for rule in DEFAULT_RULES:
+        for compiled in (rule._compiled, rule._except):
+            if compiled is None:
+                continue
+            source = compiled.pattern
+            plain = source[source.index("(?:") + 3 : -1] if source.startswith("(?=[") else source
+            gated += source.startswith("(?=[")
+            fast = _compile_gated(plain)
+            slow = re.compile(plain)
+            for text in texts:
+                assert [m.span() for m in fast.finditer(text)] == [
+                    m.span() for m in slow.finditer(text)
+                ]
+    assert gated >= 6

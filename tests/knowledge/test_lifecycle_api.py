@@ -23,7 +23,11 @@ COMPLAINT = {
             "body": "您好，这里是店小二。第一步核实订单 {order_no}",
         },
         {"channel": "email", "variant": "A", "body": "尊敬的{customer_name}：……此致"},
-        {"channel": "im", "variant": "B", "body": "抱歉！为您补发，稍后联系您 🙏 补偿5元红包"},
+        {
+            "channel": "im",
+            "variant": "B",
+            "body": "抱歉！为您补发，明早联系您 🙏 补偿5元红包",
+        },
     ],
     "triggers": {"keywords": "破损, 坏了", "customer_tags": ["VIP"], "emotions": ["anger"]},
 }
@@ -144,7 +148,7 @@ def test_agent_drafts_and_submits_supervisor_returns_and_publishes(
         f"/api/v1/scripts/{sid}",
         json={
             "answers": [
-                {"channel": "phone", "variant": "A", "body": "抱歉，为您补发，稍后联系您"},
+                {"channel": "phone", "variant": "A", "body": "抱歉，为您补发，今天18点前联系您"},
                 {"channel": "email", "variant": "A", "body": None},
             ]
         },
@@ -411,7 +415,8 @@ def test_lint_rules_are_configured_by_admins_only_and_apply(app_client, demo_sho
         return [(r.before, r.after) for r in rows]
 
     [(before, after)] = in_session(audits)
-    assert before == {"lint": {}}
+    # The demo shop starts with its real policy wording allowed (假一赔十).
+    assert before == {"lint": {"rules": {"absolute_promise": {"allowed": ["假一赔十"]}}}}
     assert after["lint"]["rules"]["vague_commitment"] == {"severity": "off"}
 
     admin = h(app_client, demo_shop, "admin")

@@ -65,3 +65,26 @@ def test_staff_read_ratings_by_conversation_and_customer(app_client, demo_shop):
     assert agent.get("/api/v1/surveys").status_code == 422
     assert app_client.cookies.clear() is None
     assert app_client.get(f"/api/v1/surveys?conversation_id={conversation_id}").status_code == 401
+
+
+def test_ratings_of_another_shops_ticket_or_customer_are_not_found(
+    app_client, demo_shop, other_shop
+):
+    conversation_id, token = closed_conversation(app_client, demo_shop)
+    app_client.post(
+        f"/api/v1/chat/{demo_shop.slug}/rating", json={"visitor_token": token, "rating": 4}
+    )
+    agent = Staff(app_client, demo_shop, "agent")
+    customer_id = agent.get(f"/api/v1/surveys?conversation_id={conversation_id}").json()[0][
+        "customer_id"
+    ]
+    ticket = agent.post("/api/v1/tickets", json={"conversation_id": conversation_id})
+    assert ticket.status_code == 201, ticket.text
+    ticket_id = ticket.json()["id"]
+    assert [r["rating"] for r in agent.get(f"/api/v1/surveys?ticket_id={ticket_id}").json()] == [4]
+
+    stranger = Staff(app_client, other_shop, "supervisor")
+    for query in (f"ticket_id={ticket_id}", f"customer_id={customer_id}"):
+        response = stranger.get(f"/api/v1/surveys?{query}")
+        assert response.status_code == 404, (query, response.text)
+        assert response.json()["error"] == "not_found"

@@ -324,3 +324,13 @@ def test_ticket_shows_the_survey_rating_of_its_conversation(app_client, demo_sho
     assert ticket["rating"]["comment"] == "客服很耐心"
     plain = _create(app_client, headers)
     assert plain["rating"] is None
+
+
+def test_each_shop_numbers_its_own_tickets(app_client, demo_shop, other_shop):
+    mine = [_create(app_client, _staff(app_client, demo_shop)) for _ in range(2)]
+    app_client.cookies.clear()
+    theirs = _create(app_client, _staff(app_client, other_shop))
+    # Both shops are new: each starts the day at 0001, and the numbers may coincide.
+    assert mine[0]["number"].endswith("-0001")
+    assert mine[1]["number"].endswith("-0002")
+    assert theirs["number"] == mine[0]["number"]

@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from xiaoer.assist import search, suggestions
 from xiaoer.assist import service as assist
 from xiaoer.assist.schemas import LintIn, ProposalIn, UsageIn
+from xiaoer.auth.throttle import LoginThrottle
 from xiaoer.conversations import service as conversations
+from xiaoer.web import deps
 from xiaoer.web.deps import DB, CurrentUser, user_actor
 
 router = APIRouter(prefix="/api/v1/assist", tags=["assist"])
@@ -26,14 +28,9 @@ def success_cache(request: Request) -> suggestions.SuccessCache:
     return cache
 
 
-def login_throttle(request: Request) -> Any:
+def login_throttle(request: Request) -> LoginThrottle:
     """The login form's throttle: a wrong override password counts as a failed login."""
-    from xiaoer.auth.service import LoginThrottle
-
-    throttle = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle()
-    return throttle
+    return deps.login_throttle(request)
 
 
 def blocked_response(exc: assist.ReplyBlocked) -> JSONResponse:

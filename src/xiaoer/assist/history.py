@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.bot.models import BotDecision
 from xiaoer.bot.service import wants_person
 from xiaoer.conversations.models import Conversation, Message, SenderType
-from xiaoer.db import utcnow
 from xiaoer.knowledge.models import Script
 from xiaoer.tickets.models import Ticket
 
@@ -100,7 +100,7 @@ async def repeat_summary(
     session: AsyncSession, *, conversation: Conversation, now: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """The customer's other conversations of the last 7 days, newest first (at most 3)."""
-    since = (now or utcnow()) - WINDOW
+    since = (now or clock.now()) - WINDOW
     earlier = list(
         await session.scalars(
             select(Conversation)

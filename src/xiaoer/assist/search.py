@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.assist import service as assist
@@ -46,12 +45,16 @@ _keep: Any = _keep_chars
 
 def initials(text: str) -> str:
     """查询物流进度 → cxwljd; letters and digits pass through (7天 → 7t)."""
+    from pypinyin import Style, lazy_pinyin  # its dictionaries load in ~0.5 s; searches only
+
     return "".join(
         p[:1] for p in lazy_pinyin(text, style=Style.FIRST_LETTER, errors=_keep) if p
     ).lower()
 
 
 def full_pinyin(text: str) -> str:
+    from pypinyin import lazy_pinyin
+
     return "".join(lazy_pinyin(text, errors=_keep)).lower()
 
 

@@ -25,6 +25,7 @@ from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
 from xiaoer.errors import Conflict, DomainError, InvalidInput, NotFound
 from xiaoer.knowledge import rules as shop_rules
+from xiaoer.knowledge import usage
 from xiaoer.knowledge.categories import category_kind
 from xiaoer.knowledge.compliance import LintResult, lint
 from xiaoer.knowledge.library import answer_channel, served_script
@@ -45,14 +46,14 @@ MAX_PROPOSAL_CHARS = 500
 
 
 class Throttle(Protocol):
-    """The login throttle (`xiaoer.auth.service.LoginThrottle`): a wrong override password
-    counts as a failed login of that username."""
+    """The login throttle (`xiaoer.auth.throttle.LoginThrottle`, shared across processes): a
+    wrong override password counts as a failed login of that username."""
 
-    def retry_after(self, username: str, ip: str) -> int: ...
+    async def retry_after(self, username: str, ip: str) -> int: ...
 
-    def failed(self, username: str, ip: str) -> None: ...
+    async def failed(self, username: str, ip: str) -> None: ...
 
-    def succeeded(self, username: str, ip: str) -> None: ...
+    async def succeeded(self, username: str, ip: str) -> None: ...
 
 
 # --- conversation context -----------------------------------------------------------------------
@@ -211,13 +212,13 @@ async def verify_approver(
     supervisor or admin of the same shop. Every refusal is audited and counts as a failed login
     of that username."""
     username = username.strip()
-    wait = throttle.retry_after(username, ip)
+    wait = await throttle.retry_after(username, ip)
     if wait:
         raise OverrideThrottled(f"too many failed attempts; try again in {wait} s", wait)
     user = await session.scalar(select(User).where(User.username == username))
     ok = user is not None and user.is_active and verify_password(user.password_hash, password)
     if not ok or user is None or user.shop_id != shop_id or user.role not in SUPERVISING_ROLES:
-        throttle.failed(username, ip)
+        await throttle.failed(username, ip)
         await audit.record(
             session,
             actor=actor,
@@ -229,7 +230,7 @@ async def verify_approver(
         if not ok:
             raise OverrideRefused("wrong supervisor username or password")
         raise OverrideRefused("only an active supervisor or admin of this shop may approve")
-    throttle.succeeded(username, ip)
+    await throttle.succeeded(username, ip)
     return user
 
 
@@ -293,19 +294,13 @@ async def _event_exists(
     kind: ScriptEventKind,
     message_id: int | None,
 ) -> bool:
-    found = await session.scalar(
-        select(ScriptEvent.id)
-        .where(
-            ScriptEvent.conversation_id == conversation_id,
-            ScriptEvent.script_id == script_id,
-            ScriptEvent.kind == kind,
-            ScriptEvent.message_id.is_(None)
-            if message_id is None
-            else ScriptEvent.message_id == message_id,
-        )
-        .limit(1)
+    return await usage.script_use_exists(
+        session,
+        conversation_id=conversation_id,
+        script_id=script_id,
+        kind=kind,
+        message_id=message_id,
     )
-    return found is not None
 
 
 @dataclass(frozen=True)
@@ -338,7 +333,8 @@ async def _add_event(
     kind: ScriptEventKind,
     edited: bool | None = None,
 ) -> ScriptEvent:
-    event = ScriptEvent(
+    return await usage.record_script_use(
+        session,
         shop_id=conversation.shop_id,
         script_id=use.script_id,
         kind=kind,
@@ -348,10 +344,8 @@ async def _add_event(
         message_id=use.message_id,
         user_id=user.id,
         edited=edited,
+        publish=kind == ScriptEventKind.sent,
     )
-    session.add(event)
-    await session.flush()
-    return event
 
 
 async def _insert_once(
@@ -447,7 +441,8 @@ async def create_proposal(
     )
     if duplicate is not None:
         raise Conflict("this message has already been proposed", code="already_proposed")
-    proposal = ScriptProposal(
+    proposal = await usage.add_proposal(
+        session,
         shop_id=conversation.shop_id,
         kind=kind,
         script_id=script_id,
@@ -458,8 +453,6 @@ async def create_proposal(
         message_id=message.id,
         proposed_by_id=user.id,
     )
-    session.add(proposal)
-    await session.flush()
     await audit.record(
         session,
         actor=actor,

@@ -27,12 +27,13 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.assist import history as repeat
 from xiaoer.assist import service as assist
 from xiaoer.bot import service as bot
 from xiaoer.bot.engine import BotUnavailable
 from xiaoer.conversations.models import Conversation, Message
-from xiaoer.db import utcnow
+from xiaoer.knowledge import usage
 from xiaoer.knowledge.library import answer_channel
 from xiaoer.knowledge.models import ScriptEvent, ScriptEventKind
 from xiaoer.nlp import detect_emotion
@@ -86,7 +87,7 @@ def shop_stats(rows: dict[int, ScriptStats]) -> ShopStats:
 
 
 async def load_stats(session: AsyncSession, *, shop_id: int) -> ShopStats:
-    since = utcnow() - STATS_WINDOW
+    since = clock.now() - STATS_WINDOW
     rows = await session.execute(
         select(
             ScriptEvent.script_id,
@@ -187,30 +188,27 @@ async def _record_suggested(
     """Once per customer message and script: a refresh shows the same list, not a new one."""
     if not shown:
         return
-    already = set(
-        await session.scalars(
-            select(ScriptEvent.script_id).where(
-                ScriptEvent.conversation_id == conversation.id,
-                ScriptEvent.message_id == message.id,
-                ScriptEvent.kind == ScriptEventKind.suggested,
-            )
-        )
+    already = await usage.scripts_used_for(
+        session,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        kind=ScriptEventKind.suggested,
     )
     for r in shown:
         if r.suggestion.script_id in already:
             continue
-        session.add(
-            ScriptEvent(
-                shop_id=conversation.shop_id,
-                script_id=r.suggestion.script_id,
-                kind=ScriptEventKind.suggested,
-                channel=r.suggestion.channel,
-                variant=r.suggestion.variant,
-                conversation_id=conversation.id,
-                message_id=message.id,
-                score=float(r.score),
-                matched=r.suggestion.matched,
-            )
+        await usage.record_script_use(
+            session,
+            shop_id=conversation.shop_id,
+            script_id=r.suggestion.script_id,
+            kind=ScriptEventKind.suggested,
+            channel=r.suggestion.channel,
+            variant=r.suggestion.variant,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            score=float(r.score),
+            matched=r.suggestion.matched,
+            flush=False,
         )
     # No flush: the caller's commit writes them (one round trip fewer per message).
 

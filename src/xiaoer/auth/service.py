@@ -1,31 +1,40 @@
-"""Staff accounts: create, authenticate, deactivate, reset password, change role."""
+"""Staff accounts: create, authenticate, deactivate, reset or change a password, change role."""
 
 from __future__ import annotations
 
-import math
-import time
-from collections import deque
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
+from xiaoer.auth import sessions
 from xiaoer.auth.models import Role, User
+from xiaoer.auth.password_policy import MESSAGES, MIN_PASSWORD_LENGTH, password_problem
 from xiaoer.auth.passwords import hash_password, verify_password
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
-MIN_PASSWORD_LENGTH = 8
+__all__ = ["MIN_PASSWORD_LENGTH"]
 
 
 def actor_for(user: User, ip: str = "") -> Actor:
     return Actor(type="user", id=user.id, name=user.username, shop_id=user.shop_id, ip=ip)
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+def check_password(password: str, *, username: str = "") -> None:
+    """Raises InvalidInput with the broken rule's code (`password_too_short`, …)."""
+    problem = password_problem(password, username=username)
+    if problem:
+        raise InvalidInput(MESSAGES[problem], code=problem)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when a username does not exist, so that the answer takes as long as
+    for a real account (no user enumeration by timing). Made with the configured hasher."""
+    return hash_password("no-such-user-" + "x" * 16)
 
 
 def _public(user: User) -> dict[str, object]:
@@ -50,9 +59,11 @@ async def create_user(
     username = username.strip()
     if not username:
         raise InvalidInput("username is required")
-    _check_password(password)
-    if await session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"username {username!r} is taken")
+    check_password(password, username=username)
+    # Usernames are unique per installation: the refusal neither repeats the name nor says
+    # which shop has it, so one shop's admin learns nothing about another shop's staff.
+    if await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        raise Conflict("this username cannot be used; choose another", code="username_unavailable")
     user = User(
         shop_id=shop_id,
         username=username,
@@ -75,9 +86,11 @@ async def create_user(
 
 
 async def authenticate(session: AsyncSession, *, username: str, password: str, ip: str) -> User:
-    """Checks a login; both outcomes land in the audit log."""
+    """Checks a login; both outcomes land in the audit log. A password is verified against a
+    hash whether or not the user exists, so both answers take the same time."""
     user = await session.scalar(select(User).where(User.username == username))
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    password_ok = verify_password(user.password_hash if user else _dummy_hash(), password)
+    if user is None or not user.is_active or not password_ok:
         await audit.record(
             session,
             actor=Actor(type="anonymous", name=username[:100], ip=ip),
@@ -87,7 +100,7 @@ async def authenticate(session: AsyncSession, *, username: str, password: str, i
             shop_id=user.shop_id if user else None,
         )
         raise Unauthorized("wrong username or password")
-    user.last_login_at = utcnow()
+    user.last_login_at = clock.now()
     await audit.record(
         session,
         actor=actor_for(user, ip),
@@ -130,11 +143,14 @@ async def update_user(
         user.display_name = display_name.strip()
     if is_active is not None and is_active != user.is_active:
         user.is_active = is_active
-        user.session_version += 1  # logs the user out everywhere
+        user.session_version += 1
+        if not is_active:
+            await sessions.end_user_sessions(session, user_id=user.id, reason="deactivated")
     if password is not None:
-        _check_password(password)
+        check_password(password, username=user.username)
         user.password_hash = hash_password(password)
         user.session_version += 1
+        await sessions.end_user_sessions(session, user_id=user.id, reason="password_reset")
     b, a = audit.diff(before, _public(user))
     if password is not None:
         a["password"] = "reset"  # noqa: S105 - a marker, not a secret
@@ -171,43 +187,45 @@ async def staff_with_open_chats(session: AsyncSession, *, shop_id: int) -> list[
     return [(user, int(n)) for user, n in rows.all()]
 
 
-class LoginThrottle:
-    """Failed logins per (username, ip) in a sliding window, kept in this process's memory.
-
-    Memory is enough: the limit slows password guessing against one account from one address;
-    a restart resetting the counters costs an attacker nothing they could not get by waiting.
-    """
-
-    def __init__(self, *, max_failures: int = 10, window_seconds: float = 300.0) -> None:
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and now - times[0] > self.window_seconds:
-            times.popleft()
-        return times
-
-    def retry_after(self, username: str, ip: str, *, now: float | None = None) -> int:
-        """Seconds until another attempt is allowed; 0 when it is allowed now."""
-        now = time.monotonic() if now is None else now
-        key = (username.strip().lower(), ip)
-        times = self._recent(key, now)
-        if not times:
-            self._failures.pop(key, None)
-        if len(times) < self.max_failures:
-            return 0
-        return max(1, math.ceil(self.window_seconds - (now - times[0])))
-
-    def failed(self, username: str, ip: str, *, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        if len(self._failures) > 100_000:  # bound memory under a spray of usernames
-            self._failures.clear()
-        self._recent((username.strip().lower(), ip), now).append(now)
-
-    def succeeded(self, username: str, ip: str) -> None:
-        self._failures.pop((username.strip().lower(), ip), None)
+async def change_own_password(
+    session: AsyncSession,
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    keep_session_id: int | None,
+    actor: Actor,
+) -> int:
+    """The user's own change: needs the current password; ends every other session of theirs
+    (returns how many)."""
+    if not verify_password(user.password_hash, current_password):
+        await audit.record(
+            session,
+            actor=actor,
+            action="auth.password_change_failed",
+            entity_type="user",
+            entity_id=user.id,
+        )
+        raise Unauthorized("the current password is wrong", code="current_password_wrong")
+    check_password(new_password, username=user.username)
+    if verify_password(user.password_hash, new_password):
+        raise InvalidInput(
+            "choose a password different from the current one", code="password_unchanged"
+        )
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    ended = await sessions.end_user_sessions(
+        session, user_id=user.id, reason="password_changed", keep_id=keep_session_id
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="auth.password_changed",
+        entity_type="user",
+        entity_id=user.id,
+        after={"other_sessions_ended": ended},
+    )
+    return ended
 
 
 async def shop_timezone(session: AsyncSession, *, shop_id: int) -> str:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from xiaoer.audit import service as audit
-from xiaoer.auth import service
-from xiaoer.auth.models import Role, User
+from xiaoer.auth import mfa, service, sessions
+from xiaoer.auth.models import Role, SessionStage, User, UserSession
+from xiaoer.auth.password_policy import password_problem
 from xiaoer.errors import Conflict, DomainError, Unauthorized
 from xiaoer.web.deps import (
     DB,
@@ -24,8 +26,13 @@ from xiaoer.web.deps import (
     SESSION_MAX_AGE,
     Admin,
     client_ip,
+    login_in_progress,
+    login_throttle,
     make_session_cookie,
     optional_user,
+    read_session_cookie,
+    session_for_cookie,
+    session_lifetime,
     user_actor,
 )
 from xiaoer.web.i18n import request_locale, translate
@@ -38,6 +45,9 @@ LOGIN_TOKEN_MAX_AGE = 2 * 3600
 HOME = "/workspace"
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
+LoginInProgress = Annotated[tuple[UserSession, User] | None, Depends(login_in_progress)]
+MFA_STEP = "/login/mfa"
+ENROL_STEP = "/account/mfa"
 
 
 def _is_https(request: Request) -> bool:
@@ -66,13 +76,6 @@ def _login_nonce(request: Request) -> str | None:
     except BadSignature:
         return None
     return nonce if isinstance(nonce, str) else None
-
-
-def _throttle(request: Request) -> service.LoginThrottle:
-    throttle = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.login_throttle = service.LoginThrottle()
-    return throttle
 
 
 def _login_form(
@@ -110,15 +113,42 @@ def _t(request: Request, key: str, **params: object) -> str:
     )
 
 
+def password_error(request: Request, code: str) -> str:
+    """The page text for a password refusal code of `password_policy`."""
+    return _t(request, f"password.{code}", n=service.MIN_PASSWORD_LENGTH)
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    value, _csrf = make_session_cookie(request, token)
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=SESSION_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_is_https(request) or request.app.state.settings.is_production,
+    )
+
+
+def step_url(stage: SessionStage, next_path: str) -> str:
+    """Where a login at `stage` continues."""
+    if stage == SessionStage.mfa:
+        return f"{MFA_STEP}?next={quote(next_path)}"
+    if stage == SessionStage.enrol:
+        return f"{ENROL_STEP}?next={quote(next_path)}"
+    return next_path
+
+
 @router.get("/")
 async def home(user: OptionalUser) -> RedirectResponse:
     return RedirectResponse(HOME if user else "/login", status_code=303)
 
 
 @router.get("/login")
-async def login_page(request: Request, user: OptionalUser, next: str = HOME) -> Response:
-    if user is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
+async def login_page(request: Request, pending: LoginInProgress, next: str = HOME) -> Response:
+    if pending is not None:  # logged in, or half-way: go on from where the login stands
+        return RedirectResponse(step_url(pending[0].stage, safe_next(next)), status_code=303)
     return _login_form(request, next_path=safe_next(next))
 
 
@@ -151,8 +181,8 @@ async def login(
             status_code=422,
         )
     ip = client_ip(request)
-    throttle = _throttle(request)
-    wait = throttle.retry_after(username, ip)
+    throttle = login_throttle(request)
+    wait = await throttle.retry_after(username, ip)
     if wait:
         response = _login_form(
             request,
@@ -167,7 +197,7 @@ async def login(
         user = await service.authenticate(session, username=username, password=password, ip=ip)
     except Unauthorized:
         # The failed attempt is already in the audit log; returning normally commits it.
-        throttle.failed(username, ip)
+        await throttle.failed(username, ip)
         return _login_form(
             request,
             next_path=next_path,
@@ -175,26 +205,33 @@ async def login(
             error=_t(request, "login.error_credentials"),
             status_code=401,
         )
-    throttle.succeeded(username, ip)
-    value, _csrf = make_session_cookie(request, user)
-    response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=SESSION_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_is_https(request),
+    await throttle.succeeded(username, ip)
+    settings = request.app.state.settings
+    previous = await session_for_cookie(session, settings, read_session_cookie(request))
+    if previous is not None:  # a browser logging in again does not leave a session behind
+        await sessions.end_session(session, row=previous[0], reason="replaced")
+    stage = await mfa.login_stage(session, user)
+    _row, token = await sessions.start_session(
+        session,
+        user=user,
+        stage=stage,
+        ip=ip,
+        user_agent=request.headers.get("user-agent", ""),
+        lifetime=session_lifetime(settings),
     )
+    response = RedirectResponse(step_url(stage, next_path), status_code=303)
+    set_session_cookie(request, response, token)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, session: DB, user: OptionalUser) -> RedirectResponse:
-    """Needs the session's CSRF token (checked by `optional_user`), so no site can log you out."""
-    if user is not None:
+async def logout(request: Request, session: DB, pending: LoginInProgress) -> RedirectResponse:
+    """Ends the session on the server. Needs the session's CSRF token (checked by
+    `login_in_progress`), so no site can log you out."""
+    if pending is not None:
+        row, user = pending
+        await sessions.end_session(session, row=row, reason="logout")
         await audit.record(
             session,
             actor=user_actor(request, user),
@@ -228,9 +265,12 @@ async def _users_page(
         "auth/users.html",
         {
             "users": users,
+            "enrolled": {u.id for u in users if mfa.is_enrolled(u)},
+            "mfa_required": await mfa.mfa_required_for_shop(session, shop_id=user.shop_id),
+            "min_password": service.MIN_PASSWORD_LENGTH,
             "roles": ROLES,
             "error": error,
-            "notice": notice if notice in ("created", "updated") else "",
+            "notice": notice if notice in ("created", "updated", "security") else "",
             "form": form or {},
         },
         status_code,
@@ -260,8 +300,8 @@ async def create_user_form(
         error = _t(request, "users.error_display_name")
     elif role not in ROLES:
         error = _t(request, "users.error_role")
-    elif len(password) < service.MIN_PASSWORD_LENGTH:
-        error = _t(request, "users.error_password", n=service.MIN_PASSWORD_LENGTH)
+    elif problem := password_problem(password, username=form["username"]):
+        error = password_error(request, problem)
     if error:
         return await _users_page(request, session, user, error=error, form=form, status_code=422)
     try:
@@ -275,7 +315,7 @@ async def create_user_form(
             actor=user_actor(request, user),
         )
     except Conflict:
-        error = _t(request, "users.error_taken", username=form["username"])
+        error = _t(request, "users.error_taken")
         return await _users_page(request, session, user, error=error, form=form, status_code=409)
     return RedirectResponse("/admin/users?notice=created", status_code=303)
 
@@ -298,10 +338,14 @@ async def update_user_form(
     elif action in ("deactivate", "reactivate"):
         changes["is_active"] = action == "reactivate"
     elif action == "password":
-        if len(password) < service.MIN_PASSWORD_LENGTH:
-            error = _t(request, "users.error_password", n=service.MIN_PASSWORD_LENGTH)
+        if problem := password_problem(password, username=target.username):
+            error = password_error(request, problem)
             return await _users_page(request, session, user, error=error, status_code=422)
         changes["password"] = password
+    elif action == "mfa_reset":
+        await mfa.disable_mfa(session, user=target, actor=user_actor(request, user), by_admin=True)
+        await sessions.end_user_sessions(session, user_id=target.id, reason="mfa_changed")
+        return RedirectResponse("/admin/users?notice=updated", status_code=303)
     else:
         return await _users_page(
             request, session, user, error=_t(request, "users.error_action"), status_code=422
@@ -317,3 +361,20 @@ async def update_user_form(
         message = _t(request, "users.error_self") if exc.status_code == 403 else exc.message
         return await _users_page(request, session, user, error=message, status_code=exc.status_code)
     return RedirectResponse("/admin/users?notice=updated", status_code=303)
+
+
+@router.post("/admin/security")
+async def security_form(
+    request: Request,
+    session: DB,
+    user: Admin,
+    mfa_required: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """The shop's rule: admins and supervisors must use two-step login."""
+    await mfa.set_shop_mfa_requirement(
+        session,
+        shop_id=user.shop_id,
+        required=mfa_required == "on",
+        actor=user_actor(request, user),
+    )
+    return RedirectResponse("/admin/users?notice=security", status_code=303)

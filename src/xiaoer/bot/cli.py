@@ -12,9 +12,7 @@ import logging
 import sys
 from typing import Annotated, Any
 
-import structlog
 import typer
-from sqlalchemy import select
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -24,6 +22,8 @@ class CliError(Exception):
 
 
 def _quiet_logs() -> None:
+    import structlog
+
     structlog.configure(
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
@@ -31,6 +31,9 @@ def _quiet_logs() -> None:
 
 
 async def _ask(text: str, shop_slug: str | None, customer_phone: str | None) -> dict[str, Any]:
+    # Imported here, like every command's heavy dependency, so `xiaoer --help` starts at once.
+    from sqlalchemy import select
+
     from xiaoer.bot import service
     from xiaoer.bot.engine import BotRegistry
     from xiaoer.config import get_settings

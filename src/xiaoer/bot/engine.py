@@ -9,16 +9,23 @@ and the finished library replaces the old one in a single assignment.
 from __future__ import annotations
 
 import asyncio
+import copy
+import hashlib
+import json
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from xiaoer.knowledge import library as served
 from xiaoer.knowledge.library import PublishedScript
-from xiaoer.nlp import ScriptMatcher
+
+if TYPE_CHECKING:
+    from xiaoer.nlp.matching import ScriptMatcher
 
 log = structlog.get_logger(__name__)
 
@@ -47,8 +54,41 @@ def build_library(version: str, scripts: list[PublishedScript]) -> ShopLibrary:
     it: the bot never answers with them, and their emotional wording would only blur the
     matcher's calibration; the assist panel serves them from `scripts`."""
     pairs = [(str(s.id), training_questions(s)) for s in scripts if s.questions and s.bot_enabled]
-    matcher = ScriptMatcher.build(pairs) if pairs else None
+    matcher = train_matcher(pairs) if pairs else None
     return ShopLibrary(version=version, matcher=matcher, scripts={s.id: s for s in scripts})
+
+
+# Trained matchers by the content of what they learned, shared by every shop in the process whose
+# bot-enabled scripts ask the same questions in the same order (each seeded demo shop, a shop
+# that reverts a change): training takes seconds, a hit a copy. Bounded: a matcher holds its index.
+TRAINED_CACHE_SIZE = 8
+_trained: OrderedDict[str, ScriptMatcher] = OrderedDict()
+_trained_lock = threading.Lock()
+
+
+def train_matcher(pairs: list[tuple[str, list[str]]]) -> ScriptMatcher:
+    """A matcher over `(script_id, questions)` pairs. The model depends only on the questions and
+    their order (a script's id is just the label of its position), so a cached one is reused
+    with this library's ids put on its positions."""
+    key = hashlib.sha256(
+        json.dumps([questions for _, questions in pairs], ensure_ascii=False).encode()
+    ).hexdigest()
+    with _trained_lock:
+        trained = _trained.get(key)
+        if trained is not None:
+            _trained.move_to_end(key)
+    if trained is None:
+        from xiaoer.nlp.matching import ScriptMatcher  # scikit-learn: only once a bot trains
+
+        trained = ScriptMatcher.build([(str(i), qs) for i, (_, qs) in enumerate(pairs)])
+        with _trained_lock:
+            _trained[key] = trained
+            while len(_trained) > TRAINED_CACHE_SIZE:
+                _trained.popitem(last=False)
+    # Searches only read the trained state, so the copies share it; only the labels differ.
+    matcher = copy.copy(trained)
+    matcher.script_ids = [script_id for script_id, _ in pairs]
+    return matcher
 
 
 class BotRegistry:

@@ -16,15 +16,18 @@ from typing import Any, Literal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import outbox
 from xiaoer.bot.engine import BotRegistry, BotUnavailable
+from xiaoer.bot.events import BotAnswered
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce import service as commerce
 from xiaoer.commerce.models import Order
 from xiaoer.customers import service as customers
 from xiaoer.customers.models import Customer
 from xiaoer.errors import NotFound
+from xiaoer.knowledge import usage
 from xiaoer.knowledge.library import PublishedScript
-from xiaoer.knowledge.models import ScriptEvent, ScriptEventKind
+from xiaoer.knowledge.models import ScriptEventKind
 from xiaoer.nlp import Emotion, Entity, detect_emotion, extract_entities, normalize
 
 log = structlog.get_logger(__name__)
@@ -433,20 +436,33 @@ async def record_decision(
     )
     session.add(row)
     if chosen.script_id is not None and not chosen.needs_order and not chosen.handoff:
-        session.add(
-            ScriptEvent(
-                shop_id=shop_id,
-                script_id=chosen.script_id,
-                kind=ScriptEventKind.bot_answered,
-                channel=chosen.channel,
-                variant=chosen.variant or "A",
-                conversation_id=conversation_id,
-                message_id=message_id,
-                score=float(chosen.confidence),
-                matched=True,
-            )
+        await usage.record_script_use(
+            session,
+            shop_id=shop_id,
+            script_id=chosen.script_id,
+            kind=ScriptEventKind.bot_answered,
+            channel=chosen.channel,
+            variant=chosen.variant or "A",
+            conversation_id=conversation_id,
+            message_id=message_id,
+            score=float(chosen.confidence),
+            matched=True,
+            flush=False,
         )
     await session.flush()
+    await outbox.publish(
+        session,
+        BotAnswered(
+            shop_id=shop_id,
+            actor=outbox.BOT,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            decision_id=row.id,
+            script_id=chosen.script_id,
+            handoff=bool(chosen.handoff),
+            handoff_reason=str(chosen.handoff_reason) if chosen.handoff_reason else None,
+        ),
+    )
     return row
 
 

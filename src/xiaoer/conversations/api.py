@@ -20,16 +20,10 @@ from xiaoer import metrics
 from xiaoer.assist import api as assist_api
 from xiaoer.assist import service as assist
 from xiaoer.assist import suggestions as assist_suggestions
-from xiaoer.auth.models import User
+from xiaoer.auth.models import SessionStage, User
 from xiaoer.conversations import frames, inbox
 from xiaoer.conversations import service as conversations
-from xiaoer.conversations.channels.webchat import (
-    Sender,
-    parse_frame,
-    pump,
-    run_unit,
-    serve_frames,
-)
+from xiaoer.conversations.channels.webchat import parse_frame
 from xiaoer.conversations.models import ConversationStatus
 from xiaoer.conversations.schemas import (
     STAFF_FRAME_TYPES,
@@ -42,7 +36,16 @@ from xiaoer.conversations.schemas import (
 )
 from xiaoer.db import transaction
 from xiaoer.errors import Forbidden
-from xiaoer.web.deps import DB, CurrentUser, client_ip, read_session_cookie, user_actor
+from xiaoer.realtime.sockets import Sender, pump, serve_frames
+from xiaoer.realtime.units import run_unit
+from xiaoer.web.deps import (
+    DB,
+    CurrentUser,
+    client_ip,
+    read_session_cookie,
+    session_for_cookie,
+    user_actor,
+)
 
 log = structlog.get_logger(__name__)
 api = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -224,13 +227,14 @@ def _same_origin(websocket: WebSocket) -> bool:
 
 
 async def _staff_user(websocket: WebSocket, cookie: dict[str, Any] | None) -> User | None:
+    """The user of the live, fully logged-in server-side session the cookie names."""
     if not cookie:
         return None
     async with transaction(websocket.app.state.sessions) as session:
-        user = await session.get(User, cookie.get("uid"))
-        if user is None or not user.is_active or user.session_version != cookie.get("ver"):
+        found = await session_for_cookie(session, websocket.app.state.settings, cookie)
+        if found is None or found[0].stage != SessionStage.active:
             return None
-        return user
+        return found[1]
 
 
 class StaffChannel:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from xiaoer import clock
 from xiaoer.conversations.models import Conversation, Message, SenderType
 
 
@@ -71,7 +72,7 @@ def conversation_summary(
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The list row of a conversation; `unread` is per viewer and absent in broadcast frames."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     waiting = None
     if conversation.queued_at is not None and conversation.status == "queued":
         waiting = max(0, int((now - conversation.queued_at).total_seconds()))

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.auth.models import User
 from xiaoer.conversations import frames
 from xiaoer.conversations.models import (
@@ -24,7 +25,6 @@ from xiaoer.conversations.models import (
 from xiaoer.conversations.service import OPEN_STATUSES, sender_name
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import customer_brief
-from xiaoer.db import utcnow
 
 View = Literal["queue", "mine", "open", "closed"]
 LIST_LIMIT = 200
@@ -87,7 +87,7 @@ async def summaries(
     )
     last = await _last_messages(session, ids)
     unread = await unread_counts(session, user_id=viewer.id, conversation_ids=ids)
-    now = utcnow()
+    now = clock.now()
     rows = []
     for c in conversations:
         customer = customers.get(c.customer_id)
@@ -188,3 +188,21 @@ async def mark_read(
         )
     elif message_id > marker.last_read_message_id:
         marker.last_read_message_id = message_id
+
+
+async def waiting_by_shop(session: AsyncSession) -> dict[int, tuple[int, float]]:
+    """Per shop: how many conversations wait for an agent and how long the oldest has waited
+    (seconds) — the queue gauges on /metrics."""
+    rows = await session.execute(
+        select(Conversation.shop_id, func.count(), func.min(Conversation.queued_at))
+        .where(Conversation.status == ConversationStatus.queued)
+        .group_by(Conversation.shop_id)
+    )
+    now = clock.now()
+    waiting: dict[int, tuple[int, float]] = {}
+    for shop_id, count, oldest in rows.all():
+        if oldest is not None and oldest.tzinfo is None:  # SQLite aggregates drop the type
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        waiting[int(shop_id)] = (int(count), max(0.0, age))
+    return waiting

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin, utcnow
+from xiaoer import clock
+from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin
 
 
 class ConversationStatus(enum.StrEnum):
@@ -45,7 +46,7 @@ class Conversation(IdMixin, CreatedAtMixin, Base):
     queued_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     accepted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    last_message_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
 
 class Message(IdMixin, CreatedAtMixin, Base):

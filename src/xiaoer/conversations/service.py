@@ -23,14 +23,14 @@ from typing import Any, Literal
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import events, metrics
+from xiaoer import clock, events, metrics, outbox
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.service import actor_for
 from xiaoer.conversations import frames
+from xiaoer.conversations.events import ConversationAssigned, MessageReceived
 from xiaoer.conversations.models import Conversation, ConversationStatus, Message, SenderType
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from xiaoer.shops.models import Shop
 
@@ -320,6 +320,17 @@ async def store_customer_message(
         body=plan.text,
         client_msg_id=plan.client_msg_id,
     )
+    await outbox.publish(
+        session,
+        MessageReceived(
+            shop_id=conversation.shop_id,
+            actor=outbox.EventActor("customer", plan.customer_id),
+            conversation_id=conversation.id,
+            message_id=message.id,
+            customer_id=plan.customer_id,
+            channel=conversation.channel,
+        ),
+    )
     last = message
     if conversation.status == ConversationStatus.bot:
         if plan.wants_human:
@@ -452,7 +463,7 @@ async def request_handoff(
     if conversation.status != ConversationStatus.bot:
         raise Conflict("conversation is not with the bot")
     conversation.status = ConversationStatus.queued
-    conversation.queued_at = utcnow()
+    conversation.queued_at = clock.now()
     conversation.handoff_reason = reason[:40]
     ahead = await queue_position(session, conversation)
     # "0 customers ahead of you" reads like a glitch; say it is their turn next instead.
@@ -540,12 +551,23 @@ async def accept_conversation(
     result = await session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id, Conversation.status.in_(("queued", "bot")))
-        .values(status=ConversationStatus.active, assignee_id=user.id, accepted_at=utcnow())
+        .values(status=ConversationStatus.active, assignee_id=user.id, accepted_at=clock.now())
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
         raise Conflict("another agent has already taken this conversation", code="already_taken")
     await session.refresh(conversation)
+    await outbox.publish(
+        session,
+        ConversationAssigned(
+            shop_id=conversation.shop_id,
+            actor=outbox.actor_of(actor),
+            conversation_id=conversation.id,
+            assignee_id=user.id,
+            previous_assignee_id=before.get("assignee_id"),
+            how="accepted",
+        ),
+    )
     notice = await add_system_message(
         session, conversation, "conversations.system.accepted", agent=user.display_name
     )
@@ -610,7 +632,7 @@ async def post_staff_message(
         if check.blocked:
             if approver is None:
                 raise assist.ReplyBlocked(check)
-            meta["lint_override"] = assist.override_meta(check, approver, utcnow())
+            meta["lint_override"] = assist.override_meta(check, approver, clock.now())
         if script_id is not None:
             meta["script_id"] = script_id
     message = await _add_message(
@@ -661,7 +683,18 @@ async def transfer_conversation(
     before = _snapshot(conversation)
     conversation.assignee_id = target.id
     conversation.status = ConversationStatus.active
-    conversation.accepted_at = conversation.accepted_at or utcnow()
+    conversation.accepted_at = conversation.accepted_at or clock.now()
+    await outbox.publish(
+        session,
+        ConversationAssigned(
+            shop_id=conversation.shop_id,
+            actor=outbox.actor_of(actor),
+            conversation_id=conversation.id,
+            assignee_id=target.id,
+            previous_assignee_id=before.get("assignee_id"),
+            how="transferred",
+        ),
+    )
     notice = await add_system_message(
         session, conversation, "conversations.system.transferred", agent=target.display_name
     )
@@ -697,7 +730,7 @@ async def close_conversation(
         raise Forbidden("only the assigned agent or a supervisor may close this conversation")
     before = _snapshot(conversation)
     conversation.status = ConversationStatus.closed
-    conversation.closed_at = utcnow()
+    conversation.closed_at = clock.now()
     notice = await add_system_message(session, conversation, "conversations.system.closed")
     await audit.record(
         session,

@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.insights import intervals
 from xiaoer.insights.stats import Outcomes, Usage, event_counts, outcomes_by, uses_subquery
 from xiaoer.knowledge import service as knowledge
+from xiaoer.knowledge import usage
 from xiaoer.knowledge.library import served_content
 from xiaoer.knowledge.models import Script, ScriptAbTest, ScriptStatus, ScriptVersion
 
@@ -114,11 +115,7 @@ async def start_test(
         )
     if await running_test(session, script_id=script.id) is not None:
         raise Conflict("an A/B test of this script is already running", code="test_running")
-    test = ScriptAbTest(shop_id=script.shop_id, script_id=script.id, split=split)
-    session.add(test)
-    script.ab_split = split
-    script.published_at = utcnow()  # what is served changed: the bot reloads
-    await session.flush()
+    test = await usage.start_ab_test(session, script=script, split=split)
     await _audit(
         session,
         actor=actor,
@@ -135,10 +132,7 @@ async def _end(
 ) -> None:
     if test.ended_at is not None:
         raise Conflict("this A/B test has already ended", code="test_ended")
-    test.ended_at = utcnow()
-    test.winner = winner
-    script.ab_split = None
-    script.published_at = test.ended_at
+    usage.end_ab_test(test, script, winner=winner)
 
 
 async def _script_of(session: AsyncSession, test: ScriptAbTest) -> Script:
@@ -358,4 +352,4 @@ async def count_running(session: AsyncSession, *, shop_id: int) -> int:
 
 
 def ended_at_or_now(test: ScriptAbTest) -> dt.datetime:
-    return test.ended_at or utcnow()
+    return test.ended_at or clock.now()

@@ -73,10 +73,14 @@ async def coverage_report(
     """Covered share of customer messages per day and overall, and the top unmatched clusters."""
     period = await shop_period(session, shop_id=user.shop_id, start=start, end=end)
     report = await coverage(session, shop_id=user.shop_id, period=period)
-    groups = await clusters.unanswered_clusters(
+    grouped = await clusters.unanswered_report(
         session, shop_id=user.shop_id, period=period, registry=request.app.state.bot, limit=top
     )
-    return {**report.as_dict(), "top_unmatched": [c.as_dict() for c in groups]}
+    return {
+        **report.as_dict(),
+        "top_unmatched": [c.as_dict() for c in grouped.clusters],
+        "top_unmatched_pending": grouped.pending,
+    }
 
 
 @router.get("/api/v1/insights/unanswered")
@@ -90,11 +94,15 @@ async def unanswered(
 ) -> dict[str, Any]:
     """Unanswered questions of the period (default: today), grouped, largest group first."""
     period = await shop_period(session, shop_id=user.shop_id, start=start, end=end, default_days=1)
-    groups = await clusters.unanswered_clusters(
+    grouped = await clusters.unanswered_report(
         session, shop_id=user.shop_id, period=period, registry=request.app.state.bot
     )
+    groups = grouped.clusters
     return {
         **period.params(),
+        # pending: the grouping is being computed in the background; ask again shortly.
+        "pending": grouped.pending,
+        "computed_at": grouped.computed_at,
         "questions": sum(c.count for c in groups),
         "clusters": [c.as_dict(all_questions=True) for c in groups[:limit]],
     }

@@ -22,19 +22,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.bot.engine import BotRegistry, BotUnavailable
 from xiaoer.bot.models import BotDecision
 from xiaoer.bot.service import matching_text
 from xiaoer.conversations.models import Message
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
+from xiaoer.insights.models import QuestionClusterSnapshot
 from xiaoer.insights.period import Period
 from xiaoer.knowledge import service as knowledge
 from xiaoer.knowledge.models import Script
@@ -84,6 +83,10 @@ def group_texts(texts: Sequence[str], weights: Sequence[int] | None = None) -> l
     the first member of each group is its representative."""
     if not texts:
         return []
+    # Imported here: scikit-learn costs seconds, and the insights pages load without it.
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     w = np.asarray(weights if weights is not None else [1] * len(texts), dtype=np.float64)
     usable = [i for i, t in enumerate(texts) if t.strip()]
     groups: list[list[int]] = [[i] for i, t in enumerate(texts) if not t.strip()]
@@ -291,6 +294,153 @@ def _suggest(library: Any, clusters: list[Cluster]) -> None:
                 break
 
 
+INLINE_MAX = 300  # distinct questions grouped inside the request; more go to the job
+SNAPSHOT_FRESH = dt.timedelta(minutes=10)
+CLUSTER_JOB = "insights.cluster_questions"
+
+
+@dataclass
+class ClusterReport:
+    clusters: list[Cluster]
+    pending: bool = False  # the grouping is being computed (a job is queued)
+    computed_at: dt.datetime | None = None  # None: grouped just now, in the request
+
+
+def distinct_count(questions: Sequence[Question]) -> int:
+    return len({cluster_key(q.text) or q.text for q in questions})
+
+
+async def store_snapshot(
+    session: AsyncSession, *, shop_id: int, period: Period, threshold: float | None
+) -> QuestionClusterSnapshot:
+    """Group the period's unanswered questions and keep the grouping (the job's work)."""
+    questions = await unanswered_questions(
+        session, shop_id=shop_id, period=period, threshold=threshold
+    )
+    groups = cluster_questions(questions)
+    snapshot = await _snapshot(session, shop_id, period)
+    if snapshot is None:
+        snapshot = QuestionClusterSnapshot(
+            shop_id=shop_id, first_day=period.first, last_day=period.last
+        )
+        session.add(snapshot)
+    snapshot.threshold = threshold
+    snapshot.newest_decision_id = max((q.decision_id for q in questions), default=0)
+    snapshot.questions = len(questions)
+    snapshot.groups = [c.decision_ids for c in groups]
+    snapshot.computed_at = clock.now()
+    await session.flush()
+    return snapshot
+
+
+async def _snapshot(
+    session: AsyncSession, shop_id: int, period: Period
+) -> QuestionClusterSnapshot | None:
+    found: QuestionClusterSnapshot | None = await session.scalar(
+        select(QuestionClusterSnapshot).where(
+            QuestionClusterSnapshot.shop_id == shop_id,
+            QuestionClusterSnapshot.first_day == period.first,
+            QuestionClusterSnapshot.last_day == period.last,
+        )
+    )
+    return found
+
+
+def _from_snapshot(snapshot: QuestionClusterSnapshot, questions: list[Question]) -> list[Cluster]:
+    """The stored grouping applied to today's questions: reviewed ones drop out, questions that
+    arrived since are grouped by their exact key until the next run."""
+    by_id = {q.decision_id: q for q in questions}
+    placed: set[int] = set()
+    out: list[Cluster] = []
+    for ids in snapshot.groups:
+        members = [by_id[i] for i in ids if i in by_id]
+        if not members:
+            continue
+        placed.update(q.decision_id for q in members)
+        out.append(_cluster_of(members))
+    fresh: dict[str, list[Question]] = {}
+    for q in questions:
+        if q.decision_id not in placed:
+            fresh.setdefault(cluster_key(q.text) or q.text, []).append(q)
+    out += [_cluster_of(members) for members in fresh.values()]
+    out.sort(key=lambda c: (-c.count, -c.questions[0].decision_id))
+    return out
+
+
+def _cluster_of(members: list[Question]) -> Cluster:
+    members = sorted(members, key=lambda q: -q.decision_id)
+    texts: dict[str, int] = {}
+    for q in members:
+        texts[q.text] = texts.get(q.text, 0) + 1
+    ranked = sorted(texts.items(), key=lambda kv: -kv[1])
+    return Cluster(representative=ranked[0][0], questions=members, texts=ranked)
+
+
+async def _request_grouping(
+    session: AsyncSession, *, shop_id: int, period: Period, threshold: float | None, newest: int
+) -> None:
+    from xiaoer import jobs
+
+    await jobs.enqueue(
+        session,
+        CLUSTER_JOB,
+        dedupe_key=f"{shop_id}:{period.first}:{period.last}:{threshold}:{newest}",
+        shop_id=shop_id,
+        first=period.first.isoformat(),
+        last=period.last.isoformat(),
+        tz=period.tz,
+        threshold=threshold,
+    )
+
+
+async def unanswered_report(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    period: Period,
+    registry: BotRegistry | None = None,
+    limit: int | None = None,
+) -> ClusterReport:
+    """The period's unanswered question groups, each with the existing script the shop's
+    matcher finds closest to its representative question (a suggestion, even below the
+    threshold). Up to INLINE_MAX distinct questions are grouped right here; beyond that the
+    grouping is a job's (`insights.cluster_questions`) and the report is `pending` until its
+    first result exists. A stale result is shown while a new one is computed."""
+    library = await _library(session, registry, shop_id)
+    threshold = float(library.matcher.threshold) if library is not None else None
+    questions = await unanswered_questions(
+        session, shop_id=shop_id, period=period, threshold=threshold
+    )
+    report = ClusterReport(clusters=[])
+    if distinct_count(questions) <= INLINE_MAX:
+        report.clusters = cluster_questions(questions)
+    else:
+        snapshot = await _snapshot(session, shop_id, period)
+        newest = max(q.decision_id for q in questions)
+        stale = (
+            snapshot is None
+            or snapshot.threshold != threshold
+            or (
+                snapshot.newest_decision_id < newest
+                and clock.now() - snapshot.computed_at >= SNAPSHOT_FRESH
+            )
+        )
+        if stale:
+            await _request_grouping(
+                session, shop_id=shop_id, period=period, threshold=threshold, newest=newest
+            )
+        if snapshot is None or snapshot.threshold != threshold:
+            report.pending = True
+            return report
+        report.clusters = _from_snapshot(snapshot, questions)
+        report.computed_at = snapshot.computed_at
+    if limit is not None:
+        report.clusters = report.clusters[:limit]
+    if library is not None and report.clusters:
+        _suggest(library, report.clusters)
+    return report
+
+
 async def unanswered_clusters(
     session: AsyncSession,
     *,
@@ -299,20 +449,11 @@ async def unanswered_clusters(
     registry: BotRegistry | None = None,
     limit: int | None = None,
 ) -> list[Cluster]:
-    """The period's unanswered question groups, each with the existing script the shop's
-    matcher finds closest to its representative question (a suggestion, even below the
-    threshold)."""
-    library = await _library(session, registry, shop_id)
-    threshold = float(library.matcher.threshold) if library is not None else None
-    questions = await unanswered_questions(
-        session, shop_id=shop_id, period=period, threshold=threshold
+    """`unanswered_report`'s groups (empty while they are being computed)."""
+    report = await unanswered_report(
+        session, shop_id=shop_id, period=period, registry=registry, limit=limit
     )
-    clusters = cluster_questions(questions)
-    if limit is not None:
-        clusters = clusters[:limit]
-    if library is not None and clusters:
-        _suggest(library, clusters)
-    return clusters
+    return report.clusters
 
 
 # ---- actions -----------------------------------------------------------------------------------
@@ -366,7 +507,7 @@ async def _mark_reviewed(
     pending: list[tuple[BotDecision, str]],
     extra: dict[str, Any],
 ) -> None:
-    now = utcnow()
+    now = clock.now()
     for decision, _ in pending:
         decision.reviewed_at = now
     await session.flush()

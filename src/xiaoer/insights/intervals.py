@@ -7,8 +7,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats as _stats
-
 Z95 = 1.959963984540054
 
 
@@ -62,6 +60,8 @@ def mean_interval(n: int, total: float, squares: float) -> Interval | None:
     if n < 2:
         return None
     mean = total / n
+    from scipy import stats as _stats  # SciPy takes seconds to import; only charts need it
+
     half = float(_stats.t.ppf(0.975, n - 1)) * math.sqrt(_variance(n, total, squares) / n)
     return Interval(mean, mean - half, mean + half)
 
@@ -79,5 +79,7 @@ def mean_difference(
     if se == 0:
         return Interval(d, d, d)
     df = (v1 + v2) ** 2 / ((v1 * v1) / (n1 - 1) + (v2 * v2) / (n2 - 1))
+    from scipy import stats as _stats
+
     half = float(_stats.t.ppf(0.975, df)) * se
     return Interval(d, d - half, d + half)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Float
 
-from xiaoer.db import utcnow
+from xiaoer import clock
 from xiaoer.errors import InvalidInput
 
 DEFAULT_DAYS = 7
@@ -85,7 +85,7 @@ def _date(raw: str | None, field: str) -> dt.date | None:
 
 
 def today(tz: str) -> dt.date:
-    return utcnow().astimezone(ZoneInfo(_zone(tz))).date()
+    return clock.now().astimezone(ZoneInfo(_zone(tz))).date()
 
 
 def parse_period(

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, NotFound
 from xiaoer.insights.clusters import question_text
 from xiaoer.knowledge import service as knowledge
+from xiaoer.knowledge import usage
 from xiaoer.knowledge.models import (
     ProposalKind,
     ProposalStatus,
@@ -121,9 +121,9 @@ async def _decide(
     before: dict[str, Any],
     extra: dict[str, Any],
 ) -> None:
-    proposal.status = status
-    proposal.decided_by_id = actor.id if actor.type == "user" else None
-    proposal.decided_at = utcnow()
+    usage.decide_proposal(
+        proposal, status=status, decided_by_id=actor.id if actor.type == "user" else None
+    )
     await session.flush()
     await audit.record(
         session,

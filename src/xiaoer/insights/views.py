@@ -129,7 +129,7 @@ async def coverage_page(
 ) -> Response:
     period = await shop_period(session, shop_id=user.shop_id, start=start, end=end)
     report = await coverage(session, shop_id=user.shop_id, period=period)
-    top = await clusters.unanswered_clusters(
+    grouped = await clusters.unanswered_report(
         session, shop_id=user.shop_id, period=period, registry=request.app.state.bot, limit=10
     )
     return await _page(
@@ -138,7 +138,7 @@ async def coverage_page(
         user,
         "coverage.html",
         "coverage",
-        {"period": period, "report": report, "top": top},
+        {"period": period, "report": report, "top": grouped.clusters, "pending": grouped.pending},
     )
 
 
@@ -154,9 +154,10 @@ async def _unanswered(
     error: str = "",
     status_code: int = 200,
 ) -> Response:
-    groups = await clusters.unanswered_clusters(
+    grouped = await clusters.unanswered_report(
         session, shop_id=user.shop_id, period=period, registry=request.app.state.bot
     )
+    groups = grouped.clusters
     scripts, _ = await knowledge.list_scripts(session, shop_id=user.shop_id, limit=1000)
     return await _page(
         request,
@@ -167,6 +168,7 @@ async def _unanswered(
         {
             "period": period,
             "clusters": groups[:200],
+            "pending": grouped.pending,
             "questions": sum(c.count for c in groups),
             "scripts": sorted(scripts, key=lambda s: (s.category, s.title)),
             "error": error,

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin, utcnow
+from xiaoer import clock
+from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin
 
 
 class ScriptStatus(enum.StrEnum):
@@ -50,7 +51,7 @@ class Script(IdMixin, CreatedAtMixin, Base):
     status: Mapped[ScriptStatus] = mapped_column(
         Enum(ScriptStatus, native_enum=False, length=20), default=ScriptStatus.draft
     )
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     # The version the bot and the assist panel serve (None: never published or withdrawn).
     published_version: Mapped[int | None] = mapped_column(default=None)
     # Changes whenever what is served changes (publish, rollback, retire, A/B split).

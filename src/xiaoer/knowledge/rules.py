@@ -1,9 +1,12 @@
 """A shop's compliance rule set: the shipped defaults with the shop's own adjustments.
 
 Adjustments live in `Shop.settings["lint"]`:
-`{"rules": {"<rule id>": {"severity": "block"|"warn"|"off", "phrases": [extra phrases…]}},
+`{"rules": {"<rule id>": {"severity": "block"|"warn"|"off", "phrases": [extra phrases…],
+                           "allowed": [allowed phrases…]}},
   "limits_cents": {"agent": 5000, "supervisor": 20000}}`.
-Extra phrases extend a phrase rule; limits replace the compensation limits per role.
+Extra phrases extend a phrase rule; allowed phrases are the shop's own policy wording that a rule
+must not flag (假一赔十 for a shop that really pays ten times for a fake); limits replace the
+compensation limits per role. Settings stored before `allowed` existed load unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ MAX_EXTRA_PHRASES = 200
 MAX_LIMIT_CENTS = 100_000_000
 # Rule kinds whose phrase list a shop may extend.
 PHRASE_KINDS: tuple[str, ...] = ("phrases", "required")
+# Rule kinds that flag a span, so a shop may allow some wording (a missing part has no span).
+ALLOW_KINDS: tuple[str, ...] = ("phrases", "regex", "compensation", "address")
 
 
 def clean_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,21 +51,19 @@ def clean_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
         severity = change.get("severity")
         if severity is not None and severity not in SEVERITIES:
             raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
-        raw_phrases = change.get("phrases") or []
-        if isinstance(raw_phrases, str):
-            raw_phrases = raw_phrases.splitlines()
-        if not isinstance(raw_phrases, list):
-            raise InvalidInput("extra phrases are a list of strings")
-        phrases = [str(p).strip()[:50] for p in raw_phrases if str(p).strip()]
+        phrases = _phrase_list(change.get("phrases"), "extra phrases")
         if phrases and by_id[rule_id].kind not in PHRASE_KINDS:
             raise InvalidInput(f"rule {rule_id} does not take extra phrases")
-        if len(phrases) > MAX_EXTRA_PHRASES:
-            raise InvalidInput(f"at most {MAX_EXTRA_PHRASES} extra phrases per rule")
+        allowed = _phrase_list(change.get("allowed"), "allowed phrases")
+        if allowed and by_id[rule_id].kind not in ALLOW_KINDS:
+            raise InvalidInput(f"rule {rule_id} does not take allowed phrases")
         entry: dict[str, Any] = {}
         if severity is not None:
             entry["severity"] = severity
         if phrases:
-            entry["phrases"] = list(dict.fromkeys(phrases))
+            entry["phrases"] = phrases
+        if allowed:
+            entry["allowed"] = allowed
         if entry:
             rules[rule_id] = entry
     limits: dict[str, int] = {}
@@ -86,6 +89,18 @@ def clean_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _phrase_list(raw: Any, what: str) -> list[str]:
+    raw = raw or []
+    if isinstance(raw, str):
+        raw = raw.splitlines()
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{what} are a list of strings")
+    phrases = [str(p).strip()[:50] for p in raw if str(p).strip()]
+    if len(phrases) > MAX_EXTRA_PHRASES:
+        raise InvalidInput(f"at most {MAX_EXTRA_PHRASES} {what} per rule")
+    return list(dict.fromkeys(phrases))
+
+
 def build_rules(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
     """The default rules with `settings` applied (rules switched off are left out)."""
     settings = settings or {}
@@ -99,8 +114,10 @@ def build_rules(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
         updates: dict[str, Any] = {}
         if change.get("severity") in ("block", "warn"):
             updates["severity"] = change["severity"]
-        if change.get("phrases") and rule.kind in ("phrases", "required"):
+        if change.get("phrases") and rule.kind in PHRASE_KINDS:
             updates["phrases"] = tuple(rule.phrases) + tuple(change["phrases"])
+        if change.get("allowed") and rule.kind in ALLOW_KINDS:
+            updates["allowed"] = tuple(rule.allowed) + tuple(change["allowed"])
         if limits and rule.kind == "compensation":
             updates["limits_cents"] = {**rule.limits_cents, **limits}
         out.append(dataclasses.replace(rule, **updates) if updates else rule)
@@ -138,6 +155,8 @@ def describe(settings: Mapping[str, Any] | None) -> dict[str, Any]:
                 "phrases": list(rule.phrases),
                 "extra_phrases": list(change.get("phrases") or []),
                 "accepts_phrases": rule.kind in PHRASE_KINDS,
+                "allowed_phrases": list(change.get("allowed") or []),
+                "accepts_allowed": rule.kind in ALLOW_KINDS,
             }
         )
     defaults = next((dict(r.limits_cents) for r in DEFAULT_RULES if r.kind == "compensation"), {})

@@ -215,6 +215,7 @@ class RuleChange(BaseModel):
 
     severity: Literal["block", "warn", "off"] | None = None
     phrases: list[str] = Field(default_factory=list, max_length=200)
+    allowed: list[str] = Field(default_factory=list, max_length=200)
 
 
 class LintSettingsBody(BaseModel):
@@ -238,6 +239,8 @@ class LintRuleRead(BaseModel):
     phrases: list[str]
     extra_phrases: list[str]
     accepts_phrases: bool
+    allowed_phrases: list[str]
+    accepts_allowed: bool
 
 
 class LintSettingsRead(BaseModel):

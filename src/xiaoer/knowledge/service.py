@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.knowledge import compliance, rules, structure, variables
 from xiaoer.knowledge.categories import category_kind
@@ -305,7 +305,7 @@ async def create_script(
         triggers=clean_triggers(triggers or {}),
         bot_enabled=bool(bot_enabled),
         status=ScriptStatus.draft,
-        updated_at=utcnow(),
+        updated_at=clock.now(),
         questions=[ScriptQuestion(text=t) for t in clean_questions(questions)],
         answers=[
             ScriptAnswer(channel=Channel(c), variant=v, body=b)
@@ -377,7 +377,7 @@ async def update_script(
         if script.status in (ScriptStatus.published, ScriptStatus.review):
             script.status = ScriptStatus.draft
             after = snapshot(script)
-        script.updated_at = utcnow()
+        script.updated_at = clock.now()
         await session.flush()
         await _record(
             session,
@@ -397,7 +397,7 @@ async def _set_status(
         return script
     before = snapshot(script)
     script.status = status
-    script.updated_at = utcnow()
+    script.updated_at = clock.now()
     await session.flush()
     await _record(
         session, actor=actor, action=action, script=script, before=before, after=snapshot(script)
@@ -454,7 +454,7 @@ async def publish_script(
         await session.flush()
     if script.status == ScriptStatus.published and script.published_version == version.version:
         return script
-    now = utcnow()
+    now = clock.now()
     script.status = ScriptStatus.published
     script.published_version = version.version
     script.published_at = now
@@ -476,7 +476,7 @@ async def unpublish_script(session: AsyncSession, *, script: Script, actor: Acto
     if script.published_version is None and script.status == ScriptStatus.draft:
         return script
     before = snapshot(script)
-    now = utcnow()
+    now = clock.now()
     script.status = ScriptStatus.draft
     script.published_version = None
     script.published_at = now
@@ -497,7 +497,7 @@ async def delete_script(session: AsyncSession, *, script: Script, actor: Actor) 
     """Retires the script: gone from the library and the bot, kept for past bot decisions."""
     if script.status == ScriptStatus.retired:
         return
-    script.published_at = utcnow()
+    script.published_at = clock.now()
     await _set_status(
         session, script=script, actor=actor, status=ScriptStatus.retired, action="script.deleted"
     )

@@ -403,8 +403,8 @@ async def lint_rules_page(request: Request, session: DB, user: Admin) -> Respons
 
 @router.post("/admin/scripts/lint-rules")
 async def save_lint_rules(request: Request, session: DB, user: Admin) -> Response:
-    """Form fields: `severity.<rule>` (default/block/warn/off), `phrases.<rule>` (one per line),
-    `limit.<role>` in yuan (empty = the default)."""
+    """Form fields: `severity.<rule>` (default/block/warn/off), `phrases.<rule>` and
+    `allowed.<rule>` (one per line), `limit.<role>` in yuan (empty = the default)."""
     form = await request.form()
     raw_rules: dict[str, dict[str, Any]] = {}
     limits: dict[str, Any] = {}
@@ -416,6 +416,9 @@ async def save_lint_rules(request: Request, session: DB, user: Admin) -> Respons
         phrases = str(form.get(f"phrases.{rule_id}") or "")[:20_000]
         if phrases.strip():
             change["phrases"] = phrases.splitlines()
+        allowed = str(form.get(f"allowed.{rule_id}") or "")[:20_000]
+        if allowed.strip():
+            change["allowed"] = allowed.splitlines()
         if change:
             raw_rules[rule_id] = change
     error = ""

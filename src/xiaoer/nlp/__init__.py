@@ -14,11 +14,42 @@ Public API (what the bot calls):
 No web framework and no other Xiaoer domain is imported here.
 """
 
-from xiaoer.nlp.classify import Prediction, TextClassifier
-from xiaoer.nlp.emotion import Emotion, detect_emotion
-from xiaoer.nlp.entities import Entity, extract_entities
-from xiaoer.nlp.matching import ScriptMatch, ScriptMatcher
-from xiaoer.nlp.text import normalize, tokenize
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xiaoer.nlp.classify import Prediction, TextClassifier
+    from xiaoer.nlp.emotion import Emotion, detect_emotion
+    from xiaoer.nlp.entities import Entity, extract_entities
+    from xiaoer.nlp.matching import ScriptMatch, ScriptMatcher
+    from xiaoer.nlp.text import normalize, tokenize
+
+# Resolved on first use (PEP 562): scikit-learn, SciPy and jieba cost seconds to import, and the
+# CLI and the server must start without them until a model is needed.
+_HOMES = {
+    "Prediction": "classify",
+    "TextClassifier": "classify",
+    "Emotion": "emotion",
+    "detect_emotion": "emotion",
+    "Entity": "entities",
+    "extract_entities": "entities",
+    "ScriptMatch": "matching",
+    "ScriptMatcher": "matching",
+    "normalize": "text",
+    "tokenize": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Emotion",

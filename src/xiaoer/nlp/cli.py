@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from xiaoer.nlp import evaluate, store
-from xiaoer.nlp.classify import TextClassifier
+from xiaoer.nlp import store
 from xiaoer.nlp.datasets import (
     InputError,
     read_labelled,
@@ -29,9 +28,10 @@ from xiaoer.nlp.datasets import (
     read_pairs,
     read_queries,
 )
-from xiaoer.nlp.embeddings import configured_embedder
-from xiaoer.nlp.matching import ScriptMatcher
-from xiaoer.nlp.pairs import PairScorer
+
+if TYPE_CHECKING:
+    from xiaoer.nlp.classify import TextClassifier
+    from xiaoer.nlp.pairs import PairScorer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 train_app = typer.Typer(no_args_is_help=True, help="Train a named model from a CSV file")
@@ -109,6 +109,10 @@ def train_intent(
     ] = None,
 ) -> None:
     """Train an intent classifier from `text,label` rows."""
+    # Imported per command: scikit-learn takes seconds, and `--help` needs none of it.
+    from xiaoer.nlp.classify import TextClassifier
+    from xiaoer.nlp.embeddings import configured_embedder
+
     try:
         store.check_name(name)
         texts, labels = read_labelled(train_csv)
@@ -155,6 +159,8 @@ def eval_intent(
     ] = None,
 ) -> None:
     """Accuracy, macro-F1 (and out-of-scope recall) of a saved intent model."""
+    from xiaoer.nlp import evaluate
+
     try:
         texts, labels = read_labelled(test_csv)
     except InputError as exc:
@@ -178,6 +184,8 @@ def train_match(
     ] = None,
 ) -> None:
     """Train the "same question?" pair scorer from `text_a,text_b,label` rows."""
+    from xiaoer.nlp.pairs import PairScorer
+
     try:
         store.check_name(name)
         a, b, y = read_pairs(pairs_csv)
@@ -214,6 +222,8 @@ def train_match(
 @eval_app.command("match")
 def eval_match(test_csv: FileArg, name: NameOpt) -> None:
     """Accuracy and F1 (same question) of a saved pair scorer."""
+    from xiaoer.nlp import evaluate
+
     try:
         a, b, y = read_pairs(test_csv)
     except InputError as exc:
@@ -232,6 +242,10 @@ def eval_retrieval(
     ] = None,
 ) -> None:
     """Build a matcher from the library alone, then answer or decline every query."""
+    from xiaoer.nlp import evaluate
+    from xiaoer.nlp.embeddings import configured_embedder
+    from xiaoer.nlp.matching import ScriptMatcher
+
     try:
         library = read_library(library_csv)
         texts, gold = read_queries(queries_csv)
@@ -247,6 +261,8 @@ def eval_retrieval(
 @train_app.command("emotion")
 def train_emotion(train_csv: FileArg, name: NameOpt) -> None:
     """Train the polarity model from `text,label` rows (negative/positive[/neutral])."""
+    from xiaoer.nlp.classify import TextClassifier
+
     try:
         store.check_name(name)
         texts, labels = read_labelled(train_csv)
@@ -281,6 +297,8 @@ def train_emotion(train_csv: FileArg, name: NameOpt) -> None:
 @eval_app.command("emotion")
 def eval_emotion(test_csv: FileArg, name: NameOpt) -> None:
     """Accuracy and macro-F1 of a saved polarity model."""
+    from xiaoer.nlp import evaluate
+
     try:
         texts, labels = read_labelled(test_csv)
     except InputError as exc:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from xiaoer.nlp.classify import TextClassifier
 from xiaoer.nlp.store import ModelRegistry
 from xiaoer.nlp.text import normalize
+
+if TYPE_CHECKING:
+    from xiaoer.nlp.classify import TextClassifier
 
 Polarity = Literal["negative", "neutral", "positive"]
 NegativeLabel = Literal["anger", "anxiety", "disappointment"]

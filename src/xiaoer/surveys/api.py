@@ -15,6 +15,7 @@ from xiaoer.customers import verification
 from xiaoer.customers.models import VisitorIdentity
 from xiaoer.errors import InvalidInput, NotFound
 from xiaoer.surveys import service as surveys
+from xiaoer.tickets import service as tickets
 from xiaoer.web.deps import DB, CurrentUser
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
@@ -65,18 +66,12 @@ async def list_ratings(
         found = await surveys.rating_for_conversation(session, conversation_id=conversation.id)
         return [found] if found else []
     if customer_id is not None:
-        customer = await customers.get_customer(
-            session, shop_id=user.shop_id, customer_id=customer_id
-        )
+        customer = await customers.access_customer(session, user, customer_id)
         return await surveys.ratings_for_customer(
             session, shop_id=user.shop_id, customer_id=customer.id
         )
     if ticket_id is not None:
-        from xiaoer.tickets.models import Ticket
-
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None or ticket.shop_id != user.shop_id:
-            raise NotFound("ticket not found")
+        ticket = await tickets.access_ticket(session, user, ticket_id)
         found = await surveys.rating_for_ticket(session, ticket=ticket)
         return [found] if found else []
     raise InvalidInput("give conversation_id, customer_id or ticket_id")

@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import events
+from xiaoer import events, outbox
 from xiaoer.conversations import frames
 from xiaoer.conversations.models import Conversation, ConversationStatus
 from xiaoer.errors import Conflict, InvalidInput
+from xiaoer.surveys.events import RatingSaved
 from xiaoer.surveys.models import SurveyResponse
 
 MAX_COMMENT_CHARS = 1000
@@ -60,6 +61,16 @@ async def record_rating(
     )
     session.add(response)
     await session.flush()
+    await outbox.publish(
+        session,
+        RatingSaved(
+            shop_id=conversation.shop_id,
+            actor=outbox.EventActor("customer", conversation.customer_id),
+            conversation_id=conversation.id,
+            response_id=response.id,
+            rating=rating,
+        ),
+    )
     frame = {"type": "rating.saved", "conversation_id": conversation.id, "rating": rating}
     events.queue_frame(session, [frames.customer_topic(conversation.id)], frame)
     # Every staff member of the shop listens on the queue topic: one frame reaches them all.

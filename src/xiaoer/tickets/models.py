@@ -4,10 +4,11 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin, utcnow
+from xiaoer import clock
+from xiaoer.db import Base, BigId, CreatedAtMixin, IdMixin
 
 
 class TicketType(enum.StrEnum):
@@ -27,9 +28,11 @@ class TicketStatus(enum.StrEnum):
 
 class Ticket(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "ticket"
+    # Each shop numbers its own tickets: T20261207-0001 exists once per shop.
+    __table_args__ = (UniqueConstraint("shop_id", "number"),)
 
     shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shop.id"), index=True)
-    number: Mapped[str] = mapped_column(String(32), unique=True)
+    number: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     type: Mapped[TicketType] = mapped_column(Enum(TicketType, native_enum=False, length=20))
@@ -50,7 +53,7 @@ class Ticket(IdMixin, CreatedAtMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("user_account.id"), default=None
     )
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 

@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import events
+from xiaoer import clock, events, outbox
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
@@ -24,8 +24,8 @@ from xiaoer.auth.service import shop_timezone
 from xiaoer.commerce.models import Order
 from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
-from xiaoer.db import utcnow
 from xiaoer.errors import Conflict, InvalidInput, NotFound
+from xiaoer.tickets.events import TicketChanged
 from xiaoer.tickets.models import Ticket, TicketEvent, TicketStatus, TicketType
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -173,23 +173,27 @@ async def _check_order(
 # ---- numbering --------------------------------------------------------------------------------
 
 
-async def _lock_numbering(session: AsyncSession) -> None:
-    """Only one transaction at a time allocates numbers, until it commits.
+async def _lock_numbering(session: AsyncSession, shop_id: int) -> None:
+    """Only one transaction at a time allocates a shop's numbers, until it commits.
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: a no-op write takes the database's
-    write lock (writers are serialised there anyway), so the max read below is current.
+    PostgreSQL: a transaction-scoped advisory lock per shop. SQLite: a no-op write takes the
+    database's write lock (writers are serialised there anyway), so the max read below is current.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NUMBER_LOCK_KEY})
+        await session.execute(
+            # The two-int4 key form; shops whose ids collide mod 2^31 merely queue together.
+            text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), CAST(:shop AS integer))"),
+            {"k": _NUMBER_LOCK_KEY, "shop": shop_id % 2**31},
+        )
     else:
         await session.execute(text("UPDATE ticket SET number = number WHERE id = -1"))
 
 
-async def _next_number(session: AsyncSession, day: dt.date) -> str:
+async def _next_number(session: AsyncSession, shop_id: int, day: dt.date) -> str:
     prefix = f"T{day:%Y%m%d}-"
     last = await session.scalar(
         select(Ticket.number)
-        .where(Ticket.number.startswith(prefix, autoescape=True))
+        .where(Ticket.shop_id == shop_id, Ticket.number.startswith(prefix, autoescape=True))
         .order_by(func.length(Ticket.number).desc(), Ticket.number.desc())
         .limit(1)
     )
@@ -200,10 +204,10 @@ async def _next_number(session: AsyncSession, day: dt.date) -> str:
 async def _insert_with_number(session: AsyncSession, ticket: Ticket, tz: str) -> None:
     """`T` + local date + `-` + daily sequence, unique on both databases under concurrency:
     allocation is serialised, and a unique violation (someone bypassing the lock) retries."""
-    await _lock_numbering(session)
-    day = utcnow().astimezone(ZoneInfo(tz)).date()
+    await _lock_numbering(session, ticket.shop_id)
+    day = clock.now().astimezone(ZoneInfo(tz)).date()
     for _attempt in range(5):
-        ticket.number = await _next_number(session, day)
+        ticket.number = await _next_number(session, ticket.shop_id, day)
         try:
             async with session.begin_nested():
                 session.add(ticket)
@@ -322,6 +326,12 @@ async def create_ticket(
         after=after,
         shop_id=shop_id,
     )
+    await outbox.publish(
+        session,
+        TicketChanged(
+            shop_id=shop_id, actor=outbox.actor_of(actor), ticket_id=ticket.id, created=True
+        ),
+    )
     events.queue_frame(session, [_queue_topic(shop_id)], _frame("ticket.created", ticket))
     return ticket
 
@@ -379,7 +389,7 @@ async def update_ticket(
         kind = "changed"
         if field == "status":
             kind = "reopened" if old in REOPENABLE and value == TicketStatus.open else "changed"
-            now = utcnow()
+            now = clock.now()
             if value == TicketStatus.resolved:
                 ticket.resolved_at = now
             elif value == TicketStatus.closed:
@@ -402,7 +412,7 @@ async def update_ticket(
         written.append(event)
     if not written:
         return []
-    ticket.updated_at = utcnow()
+    ticket.updated_at = clock.now()
     await session.flush()
     b, a = audit.diff(before, _snapshot(ticket))
     await audit.record(
@@ -414,6 +424,16 @@ async def update_ticket(
         before=b,
         after=a,
         shop_id=ticket.shop_id,
+    )
+    await outbox.publish(
+        session,
+        TicketChanged(
+            shop_id=ticket.shop_id,
+            actor=outbox.actor_of(actor),
+            ticket_id=ticket.id,
+            created=False,
+            fields=sorted({e.field for e in written if e.field}),
+        ),
     )
     events.queue_frame(session, [_queue_topic(ticket.shop_id)], _frame("ticket.updated", ticket))
     return written
@@ -438,7 +458,7 @@ async def add_comment(
         comment=body,
     )
     session.add(event)
-    ticket.updated_at = utcnow()
+    ticket.updated_at = clock.now()
     await session.flush()
     await audit.record(
         session,

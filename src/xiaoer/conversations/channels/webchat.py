@@ -1,8 +1,9 @@
 """Web chat channel: the widget page and its WebSocket (docs/subsystems/chat-protocol.md).
 
-Each inbound frame is one unit of work: its own transaction, committed before the `ack`, then the
-frames the service queued are published. A frame that races another on a unique key (a resend of
-the same client message id) is retried once; the retry finds the stored row and acks it.
+Each inbound frame is one unit of work (`xiaoer.realtime.units.run_unit`): its own transaction,
+committed before the `ack`, then the frames the service queued are published. A frame that races
+another on a unique key (a resend of the same client message id) is retried once; the retry finds
+the stored row and acks it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import datetime as dt
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,10 +20,9 @@ import structlog
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import events, metrics
+from xiaoer import metrics
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.conversations import frames
@@ -47,12 +46,16 @@ from xiaoer.customers import verification
 from xiaoer.customers.delivery import CodeSender, DeliveryFailed, make_senders
 from xiaoer.customers.models import Customer
 from xiaoer.db import transaction, utcnow
-from xiaoer.errors import DomainError, NotFound
+from xiaoer.errors import NotFound
 from xiaoer.events import Subscription
 from xiaoer.ratelimit import MemoryRateLimiter
+from xiaoer.realtime.sockets import FrameError, Sender, error_frame, pump, serve_frames
+from xiaoer.realtime.units import WriteTurn, run_unit
+from xiaoer.shops.widget import widget_settings
 from xiaoer.surveys import service as surveys
 from xiaoer.web.clientip import client_ip
 from xiaoer.web.i18n import catalog, request_locale
+from xiaoer.web.security import content_security_policy, widget_frame_ancestors
 from xiaoer.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -60,13 +63,6 @@ router = APIRouter()
 T = TypeVar("T")
 
 _customer_frame: TypeAdapter[Any] = TypeAdapter(CustomerFrame)
-
-
-class FrameError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _too_deep(data: Any, limit: int) -> bool:
@@ -107,96 +103,6 @@ def parse_frame(raw: str, adapter: TypeAdapter[Any], known: tuple[str, ...]) -> 
         ) from None
 
 
-def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message, **extra}
-
-
-class WriteTurn:
-    """On SQLite, chat units of work take turns inside the process. SQLite has one writer at a
-    time anyway; waiting here (FIFO, woken at once) instead of in SQLite's busy handler (which
-    polls with sleeps of up to 100 ms) keeps the latency tail short under load. A unit may read
-    first and `take()` its turn just before writing, so the bot thinks while another unit
-    commits. The turn is given back after commit. PostgreSQL writers need no turn."""
-
-    def __init__(self, app_state: Any) -> None:
-        self.lock: asyncio.Lock | None = None
-        if app_state.engine.dialect.name == "sqlite":
-            self.lock = getattr(app_state, "sqlite_write_lock", None)
-            if self.lock is None:
-                self.lock = app_state.sqlite_write_lock = asyncio.Lock()
-        self.held = False
-
-    async def take(self) -> None:
-        if self.lock is not None and not self.held:
-            await self.lock.acquire()
-            self.held = True
-
-    def give_back(self) -> None:
-        if self.lock is not None and self.held:
-            self.held = False
-            self.lock.release()
-
-
-async def run_unit(
-    app_state: Any,
-    work: Callable[[AsyncSession], Awaitable[T]],
-    *,
-    retries: int = 1,
-    turn: WriteTurn | None = None,
-    before_publish: Callable[[T], None] | None = None,
-) -> T:
-    """Runs `work` in its own transaction, commits, then publishes the frames it queued.
-    Without `turn` the unit takes its write turn up front; with one, `work` takes it itself.
-    `before_publish` runs between commit and publish (e.g. to subscribe to a new topic)."""
-    own_turn = turn is None
-    write_turn = turn or WriteTurn(app_state)
-    for attempt in range(retries + 1):
-        try:
-            if own_turn:
-                await write_turn.take()
-            async with transaction(app_state.sessions) as session:
-                try:
-                    result = await work(session)
-                except BaseException:
-                    events.discard_pending(session)
-                    raise
-                pending = events.take_pending(session)
-        except IntegrityError:
-            if attempt == retries:
-                raise
-            continue
-        finally:
-            write_turn.give_back()
-        if before_publish is not None:
-            before_publish(result)
-        await app_state.bus.publish_pending(pending)
-        return result
-    raise AssertionError("unreachable")
-
-
-class Sender:
-    """Serialises sends: acks from the receive loop and pushes from the bus share one socket."""
-
-    def __init__(self, websocket: WebSocket) -> None:
-        self.websocket = websocket
-        self._lock = asyncio.Lock()
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        async with self._lock:
-            await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
-
-
-async def pump(subscription: Subscription, sender: Sender) -> None:
-    """Forwards bus frames to the socket; an overflowing subscriber is cut off so the client
-    reconnects and resumes from the database instead of silently missing frames."""
-    while True:
-        _topic, frame = await subscription.get()
-        if subscription.overflowed:
-            await sender.websocket.close(code=1013)
-            return
-        await sender.send(frame)
-
-
 # --- the widget page ----------------------------------------------------------------------------
 
 
@@ -220,11 +126,21 @@ async def widget_page(request: Request, shop_slug: str) -> HTMLResponse:
         "locale": locale,
         "max_chars": request.app.state.settings.max_message_chars,
     }
-    return render(
+    response = render(
         request,
         "conversations/widget.html",
-        {"shop": shop, "boot": boot, "strings": widget_strings(locale)},
+        {
+            "shop": shop,
+            "boot": boot,
+            "strings": widget_strings(locale),
+            "brand_color": widget_settings(shop).effective_color,
+        },
     )
+    # Only the shop's own sites may frame its widget; staff pages keep frame-ancestors 'none'.
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        frame_ancestors=widget_frame_ancestors(widget_settings(shop).origins)
+    )
+    return response
 
 
 # --- the customer WebSocket ---------------------------------------------------------------------
@@ -423,9 +339,9 @@ class CustomerChannel:
             return result
 
         self.unfollow()
-        # Reads only: no write turn, nothing written.
-        async with transaction(self.state.sessions) as session:
-            result = await work(session)
+        # Reads only: a turn of its own that `work` never takes, so hello never waits for the
+        # SQLite writer, yet it is admitted (or refused `busy`) like every other unit.
+        result = await run_unit(self.state, work, turn=WriteTurn(self.state))
         self.visitor_token = result["token"]
         self.own_customer_id = result["own"]
         self.claimed_record = result["claimed"]
@@ -757,31 +673,6 @@ async def _shop_id(websocket: WebSocket, slug: str) -> int | None:
         return None
 
 
-async def serve_frames(
-    websocket: WebSocket,
-    sender: Sender,
-    handle: Callable[[Any], Awaitable[None]],
-    parse: Callable[[str], Any],
-) -> None:
-    """The receive loop shared by customer and staff sockets: bad frames get an error frame and
-    the connection stays usable; domain errors become error frames with their code."""
-    while True:
-        raw = await websocket.receive_text()
-        try:
-            await handle(parse(raw))
-        except FrameError as exc:
-            await sender.send(error_frame(exc.code, exc.message))
-        except DomainError as exc:
-            await sender.send(error_frame(exc.code, exc.message))
-        except WebSocketDisconnect:
-            raise
-        except Exception:  # one bad frame must not end the chat; the client may retry it
-            log.exception("websocket_frame_failed", path=websocket.url.path)
-            await sender.send(
-                error_frame("internal_error", "the server could not process this frame")
-            )
-
-
 class _TextOnly:
     """The customer socket as `serve_frames` reads it: a binary frame is not part of the
     protocol, so it ends the connection with a close frame (1003) instead of an exception."""
@@ -834,17 +725,3 @@ async def customer_socket(websocket: WebSocket, shop_slug: str) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pusher
         subscription.close()
-
-
-@router.websocket("/ws/echo")
-async def echo_socket(websocket: WebSocket) -> None:
-    """The framework's ceiling for `bench/chat_load.py`: a WebSocket that only echoes."""
-    await websocket.accept()
-    metrics.WS_CONNECTIONS.labels("echo").inc()
-    try:
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-    except WebSocketDisconnect:
-        pass
-    finally:
-        metrics.WS_CONNECTIONS.labels("echo").dec()

@@ -165,7 +165,32 @@
     if (ready) send({ type: "message", client_msg_id: item.client_msg_id, body: body, handoff: !!handoff });
   }
 
+  function helloFrame() {
+    return JSON.stringify({ type: "hello", visitor_token: load(TOKEN_KEY, null), last_message_id: lastId });
+  }
+
+  var busyTries = {}; // client_msg_id (or "hello") -> refusals so far: the back-off step
+
+  // "busy": the server is at capacity and took nothing. Resend the same frame (the same client
+  // id, so a resend never stores twice) after the pause it asks for, doubling per refusal.
+  function retryBusy(f) {
+    var key = f.client_msg_id || "hello";
+    var tries = (busyTries[key] = (busyTries[key] || 0) + 1);
+    var wait = Math.min(30000, (f.retry_after_ms || 500) * Math.pow(2, Math.min(tries - 1, 5)));
+    setTimeout(function () {
+      if (!f.client_msg_id) {
+        if (ws && ws.readyState === 1 && !ready) ws.send(helloFrame());
+        return;
+      }
+      var item = outbox().filter(function (i) {
+        return i.client_msg_id === f.client_msg_id;
+      })[0];
+      if (item && ready) send({ type: "message", client_msg_id: item.client_msg_id, body: item.body, handoff: !!item.handoff });
+    }, wait * (0.75 + Math.random() / 2));
+  }
+
   function acked(frame) {
+    delete busyTries[frame.client_msg_id];
     save(
       OUTBOX_KEY,
       outbox().filter(function (i) {
@@ -189,6 +214,7 @@
       conversationId = f.conversation_id;
       ready = true;
       retry = 0;
+      delete busyTries.hello;
       setStatus("widget.online");
       if (f.status !== "queued") showBanner("");
       flushOutbox();
@@ -235,6 +261,10 @@
       bubble("system", "", t("widget.rate_thanks"));
     },
     error: function (f) {
+      if (f.code === "busy" && (f.client_msg_id || f.frame_type === "hello")) {
+        retryBusy(f);
+        return;
+      }
       var key = "widget.error." + f.code;
       var text = S[key] ? t(key, f) : t("widget.error", { message: f.message });
       // Answers to the verification panel show there, next to the form they belong to.
@@ -252,7 +282,7 @@
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(scheme + location.host + "/ws/chat/" + encodeURIComponent(shop));
     ws.onopen = function () {
-      ws.send(JSON.stringify({ type: "hello", visitor_token: load(TOKEN_KEY, null), last_message_id: lastId }));
+      ws.send(helloFrame());
     };
     ws.onmessage = function (ev) {
       var frame;
