@@ -49,7 +49,9 @@ def test_customer_bot_agent_ticket_and_rating(
     # Not yet verified: the bot tells nothing about the order and asks the shopper to verify.
     widget.get_by_test_id("widget-input").fill(f"我的订单{order_no}到哪了")
     widget.get_by_test_id("widget-send").click()
-    expect(widget.locator(".xw-msg.xw-bot").last).to_contain_text("验证身份")
+    # The first answer waits for the shop's bot model to load.
+    asked = widget.locator(".xw-msg.xw-bot").filter(has_text="验证身份")
+    expect(asked).to_be_visible(timeout=30_000)
     expect(widget.get_by_test_id("widget-log")).not_to_contain_text(facts["tracking_no"])
     # The verification panel: a wrong digit is refused in place, the right ones verify.
     widget.get_by_test_id("widget-identify").locator("summary").click()

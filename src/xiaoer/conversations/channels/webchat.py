@@ -639,6 +639,8 @@ class CustomerChannel:
         self.claimed_record = False
         self.customer_id = result["customer"]
         self.verified_until = result["until"]
+        # The conversation first, then `verified`: the widget's `ready` clears its banner.
+        await self._send_resumed(result["resumed"], ready_extra={})
         await self.sender.send(
             {
                 "type": "verified",
@@ -647,7 +649,6 @@ class CustomerChannel:
                 "verified_until": frames.iso(self.verified_until),
             }
         )
-        await self._send_resumed(result["resumed"], ready_extra={})
 
     async def rating(self, frame: RatingFrame) -> None:
         conversation_id = self.conversation_id
