@@ -39,10 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that need the production pair (PostgreSQL + Redis) run in the PostgreSQL leg only."""
-    if config.getoption("--db") == "postgresql":
-        return
-    keep = [i for i in items if i.get_closest_marker("postgresql_only") is None]
+    """Tests of the production pair (PostgreSQL + Redis) run in the PostgreSQL leg only, and
+    tests of a SQLite-only mechanism in the SQLite leg only."""
+    skip_marker = "sqlite_only" if config.getoption("--db") == "postgresql" else "postgresql_only"
+    keep = [i for i in items if i.get_closest_marker(skip_marker) is None]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep

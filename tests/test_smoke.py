@@ -1,3 +1,5 @@
+import secrets
+
 import pytest
 from sqlalchemy import text
 
@@ -31,4 +33,4 @@ def test_echo_socket_only_in_the_benchmark_configuration(settings, app_client):
         ws.send_text("你好 <b>")
         assert ws.receive_text() == "你好 <b>"
     with pytest.raises(ValidationError, match="XIAOER_BENCH_ECHO"):
-        Settings(env="production", secret_key="a-real-secret-of-some-length", bench_echo=True)
+        Settings(env="production", secret_key=secrets.token_urlsafe(32), bench_echo=True)

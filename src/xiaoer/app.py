@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,7 +25,10 @@ from xiaoer.db import SETTINGS_KEY, make_engine, make_sessionmaker
 from xiaoer.errors import DomainError
 from xiaoer.events import make_bus
 from xiaoer.ratelimit import make_rate_limiter
+from xiaoer.web import openapi
 from xiaoer.web.deps import OpsAccess
+from xiaoer.web.i18n import error_locale, error_text
+from xiaoer.web.limits import RequestGuard
 from xiaoer.web.security import SecurityHeadersMiddleware
 from xiaoer.web.templating import render
 
@@ -39,6 +43,7 @@ ROUTER_MODULES = (
     "xiaoer.auth.api",
     "xiaoer.audit.views",
     "xiaoer.knowledge.api",
+    "xiaoer.knowledge.import_views",  # before views: /admin/scripts/{script_id} would match
     "xiaoer.knowledge.views",
     "xiaoer.customers.api",
     "xiaoer.customers.views",
@@ -57,7 +62,16 @@ ROUTER_MODULES = (
     "xiaoer.shops.api",
 )
 
+DOCS_PATH = "/api/docs"
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+HTTP_ERROR_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    422: "invalid_input",
+}
 
 
 def _wants_html(request: Request) -> bool:
@@ -66,7 +80,20 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _error_response(request: Request, status: int, code: str, message: str) -> Response:
+def _error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    key: str | None = None,
+    params: dict[str, object] | None = None,
+) -> Response:
+    """The error in the reader's language; the code stays the same in every language."""
+    locale = error_locale(request, request.app.state.settings.default_locale)
+    message = error_text(
+        locale, status=status, code=code, message=message, key=key or code, params=params
+    )
     if _wants_html(request):
         if status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -74,6 +101,44 @@ def _error_response(request: Request, status: int, code: str, message: str) -> R
             request, "web/error.html", {"status_code": status, "message": message}, status
         )
     return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def _walk_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            # A router included into another without a prefix (conversations: JSON + socket).
+            assert not route.include_context.prefix, "prefixed sub-routers are not walked"
+            yield from _walk_routes(inner.routes)
+
+
+def api_routes() -> list[APIRoute]:
+    """Every HTTP route of the app, pages included, with its full path."""
+    return [
+        route
+        for name in ROUTER_MODULES
+        for route in _walk_routes(importlib.import_module(name).router.routes)
+    ]
+
+
+def _allowed_methods(path: str) -> list[str]:
+    methods: set[str] = set()
+    for route in api_routes():
+        if route.path_regex.match(path):
+            methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _validation_fields(exc: RequestValidationError) -> str:
+    names = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        if where and where not in names:
+            names.append(where)
+    return ", ".join(names)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -87,16 +152,48 @@ def _validation_message(exc: RequestValidationError) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        return _error_response(request, exc.status_code, exc.code, exc.message)
+        return _error_response(
+            request, exc.status_code, exc.code, exc.message, key=exc.key, params=exc.params
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return _error_response(request, 422, "invalid_input", _validation_message(exc))
+        fields = _validation_fields(exc)
+        return _error_response(
+            request,
+            422,
+            "invalid_input",
+            _validation_message(exc),
+            key="invalid_fields" if fields else "invalid_input",
+            params={"fields": fields},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error_response(request, exc.status_code, code, str(exc.detail))
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+        response = _error_response(
+            request,
+            exc.status_code,
+            code,
+            str(exc.detail),
+            key=getattr(exc, "key", None),
+            params=getattr(exc, "params", None),
+        )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        if exc.status_code == 405:
+            # Starlette names only the first route of the path; a path's methods can be spread
+            # over several routes.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request.url.path))
+        return response
+
+    @app.exception_handler(OverflowError)
+    async def overflow(request: Request, exc: OverflowError) -> Response:
+        # A safety net behind xiaoer.bounds: a number the database cannot hold is bad input.
+        log.warning("integer_overflow", path=request.url.path, error=str(exc))
+        return _error_response(
+            request, 422, "invalid_input", "number out of range", key="number_out_of_range"
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -109,7 +206,7 @@ def _install_docs(app: FastAPI) -> None:
     async def openapi_schema() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/api/docs", include_in_schema=False, dependencies=[OpsAccess])
+    @app.get(DOCS_PATH, include_in_schema=False, dependencies=[OpsAccess])
     async def api_docs() -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Xiaoer API")
 
@@ -176,6 +273,10 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
         ).observe(time.perf_counter() - started)
         return response
 
+    app.add_middleware(
+        RequestGuard, max_body_bytes=settings.max_body_bytes, respond=_error_response
+    )
+
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
     if settings.bench_echo:
@@ -185,10 +286,12 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     # security headers too.
     build_stack = app.build_middleware_stack
     production = settings.env == "production"
-    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    # FastAPI's own docs routes are off (`docs_url=None`); `_install_docs` serves DOCS_PATH.
+    docs_paths = (DOCS_PATH, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.build_middleware_stack = lambda: SecurityHeadersMiddleware(  # type: ignore[method-assign]
         build_stack(), production=production, docs_paths=docs_paths
     )
+    openapi.install(app, api_routes())
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     vendor = settings.vendor_dir or Path.cwd() / "node_modules"

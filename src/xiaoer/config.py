@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     bot_unanswered_turns_before_handoff: int = 2
     max_message_chars: int = 4000
+    # Largest HTTP request body accepted (imports included); bigger ones get a 413 while
+    # streaming, before the rest is read.
+    max_body_bytes: int = 10 * 1024 * 1024
     log_json: bool = True
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs), JSON list in env.
     trusted_proxies: list[str] = Field(default_factory=list)

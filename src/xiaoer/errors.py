@@ -1,4 +1,9 @@
-"""Domain errors. The web layer maps each to one HTTP status and a JSON `{"error", "message"}`."""
+"""Domain errors. The web layer maps each to one HTTP status and a JSON `{"error", "message"}`.
+
+`code` is the stable machine-readable part. `message` is the English text; `key` (with `params`)
+names its translation, `errors.<key>` in the locales, which the web layer shows in the reader's
+language (xiaoer.web.i18n.error_text).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,15 @@ class DomainError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, key: str | None = None, **params: object
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        self.key = key
+        self.params = params
 
 
 class NotFound(DomainError):

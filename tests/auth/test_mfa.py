@@ -193,6 +193,9 @@ def test_admin_resets_a_lost_authenticator_and_ends_the_users_sessions(
             if u["username"] == agent.username
         )
         assert app_client.get("/api/v1/users").json()  # listed with mfa_enabled_at
+        admin_id = app_client.get("/api/v1/me").json()["id"]
+        own = app_client.post(f"/api/v1/users/{admin_id}/mfa/reset", headers=headers)
+        assert own.status_code == 403  # an admin cannot skip the shop's rule for themselves
         reset = app_client.post(f"/api/v1/users/{uid}/mfa/reset", headers=headers)
         assert reset.status_code == 204
         assert agent_client.get("/api/v1/me").status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +23,7 @@ def restore_test_hashing() -> Iterator[None]:
 def test_production_settings_hash_at_the_recommended_cost(restore_test_hashing):
     del restore_test_hashing
     passwords.configure_password_hashing(
-        Settings(env="production", secret_key="a-real-secret-of-some-length")
+        Settings(env="production", secret_key=secrets.token_urlsafe(32))
     )
     params = extract_parameters(passwords.hash_password("s3cret-pass"))
     assert params.type.name == "ID"

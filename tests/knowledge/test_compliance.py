@@ -3,8 +3,6 @@ and reports the span of the offending text."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from xiaoer.knowledge.compliance import (
@@ -254,21 +252,6 @@ def test_every_default_rule_has_chinese_message_and_suggestion():
         assert rule.message
         assert rule.suggestion
         assert rule.severity in {"block", "warn"}
-
-
-def test_500_character_reply_lints_fast():
-    text = ("亲，您的订单已经发货了，预计48小时内送达，如有问题请随时联系我们。" * 20)[:500]
-    text = text[:200] + "绝对" + text[202:]
-    lint(text, category="after_sale")
-    times = []
-    for _ in range(300):
-        # CPU time, so that other processes on a busy machine do not count against the lint.
-        t0 = time.process_time()
-        lint(text, category="after_sale", angry=True)
-        times.append(time.process_time() - t0)
-    times.sort()
-    # The budget is p99 < 5 ms; allow slack for a busy CI machine.
-    assert times[int(len(times) * 0.99) - 1] < 0.02
 
 
 def test_gated_patterns_find_exactly_what_the_plain_patterns_find():

@@ -448,3 +448,27 @@ def test_lint_cli_keeps_using_the_default_rules(app_client, demo_shop):
     assert result.exit_code == 0
     assert '"rule": "misleading_claim"' in result.stdout
     assert '"blocked": true' in result.stdout
+
+
+def test_a_shops_allowed_wording_is_saved_and_spared_by_its_check(app_client, demo_shop):
+    admin = h(app_client, demo_shop, "admin")
+    body = {"text": "本店假一赔十，我保证明天送到", "category": "咨询/商品"}
+    # The demo shop is seeded with its real policy wording allowed.
+    checked = app_client.post("/api/v1/scripts/check", json=body, headers=admin).json()
+    assert [body["text"][f["start"] : f["end"]] for f in checked["findings"]] == ["我保证"]
+
+    change = {"rules": {"absolute_promise": {"allowed": []}}}
+    saved = app_client.put("/api/v1/scripts/lint-rules", json=change, headers=admin)
+    assert saved.status_code == 200, saved.text
+    rules = {r["id"]: r for r in saved.json()["rules"]}
+    assert rules["absolute_promise"]["allowed_phrases"] == []
+    assert rules["absolute_promise"]["accepts_allowed"] is True
+    checked = app_client.post("/api/v1/scripts/check", json=body, headers=admin).json()
+    assert "假一赔十" in [body["text"][f["start"] : f["end"]] for f in checked["findings"]]
+
+    refused = app_client.put(
+        "/api/v1/scripts/lint-rules",
+        json={"rules": {"complaint_missing_remedy": {"allowed": ["x"]}}},
+        headers=admin,
+    )
+    assert refused.status_code == 422

@@ -4,6 +4,7 @@ production-only HSTS and Secure cookies; no inline script anywhere in the templa
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,7 @@ def test_production_adds_hsts_and_secure_cookies(database_url, tmp_path, demo_sh
         database_url=database_url,
         data_dir=tmp_path,
         log_json=False,
-        secret_key="k" * 48,
+        secret_key=secrets.token_urlsafe(32),
     )
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         page = client.get("/login", headers=HTML)

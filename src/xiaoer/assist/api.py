@@ -13,6 +13,7 @@ from xiaoer.assist import search, suggestions
 from xiaoer.assist import service as assist
 from xiaoer.assist.schemas import LintIn, ProposalIn, UsageIn
 from xiaoer.auth.throttle import LoginThrottle
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.conversations import service as conversations
 from xiaoer.web import deps
 from xiaoer.web.deps import DB, CurrentUser, user_actor
@@ -51,7 +52,7 @@ def refused_response(exc: assist.OverrideRefused | assist.OverrideThrottled) -> 
 
 @router.get("/conversations/{conversation_id}/panel")
 async def panel(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int
+    request: Request, session: DB, user: CurrentUser, conversation_id: Id
 ) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     return await suggestions.panel(
@@ -78,7 +79,7 @@ async def search_scripts(
     session: DB,
     user: CurrentUser,
     q: Annotated[str, Query(max_length=100)] = "",
-    conversation_id: Annotated[int | None, Query(ge=1)] = None,
+    conversation_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=30)] = search.MAX_RESULTS,
 ) -> list[dict[str, Any]]:
     conversation = None

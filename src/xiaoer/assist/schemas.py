@@ -6,32 +6,33 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from xiaoer.bounds import INT64_MAX
 from xiaoer.knowledge.models import ProposalKind
 
 
 class LintIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=INT64_MAX)
     text: str = Field(max_length=20_000)
-    script_id: int | None = Field(default=None, ge=1)
+    script_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
 
 
 class UsageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: int = Field(ge=1)
-    script_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=INT64_MAX)
+    script_id: int = Field(ge=1, le=INT64_MAX)
     kind: Literal["inserted"] = "inserted"
 
 
 class ProposalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: int = Field(ge=1)
-    message_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=INT64_MAX)
+    message_id: int = Field(ge=1, le=INT64_MAX)
     kind: ProposalKind
-    script_id: int | None = Field(default=None, ge=1)
+    script_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
     title: str = Field(default="", max_length=200)
     answer: str = Field(default="", max_length=4000)
 
@@ -61,5 +62,5 @@ class AssistReplyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    script_id: int = Field(ge=1)
+    script_id: int = Field(ge=1, le=INT64_MAX)
     inserted_text: str | None = Field(default=None, max_length=20_000)

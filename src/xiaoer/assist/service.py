@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
+from xiaoer.auth import service as auth_service
 from xiaoer.auth.models import Role, User
-from xiaoer.auth.passwords import verify_password
 from xiaoer.bot import service as bot
 from xiaoer.commerce import service as commerce
 from xiaoer.conversations.models import Conversation, Message, SenderType
@@ -158,7 +158,9 @@ class ReplyBlocked(DomainError):
     code = "lint_blocked"
 
     def __init__(self, check: ReplyCheck) -> None:
-        super().__init__("the reply breaks a compliance rule: a supervisor must approve it")
+        super().__init__(
+            "the reply breaks a compliance rule: a supervisor must approve it", key="reply_blocked"
+        )
         self.check = check
 
 
@@ -172,7 +174,7 @@ class OverrideThrottled(DomainError):
     code = "throttled"
 
     def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
+        super().__init__(message, key="throttled", seconds=retry_after)
         self.retry_after = retry_after
 
 
@@ -216,7 +218,7 @@ async def verify_approver(
     if wait:
         raise OverrideThrottled(f"too many failed attempts; try again in {wait} s", wait)
     user = await session.scalar(select(User).where(User.username == username))
-    ok = user is not None and user.is_active and verify_password(user.password_hash, password)
+    ok = auth_service.password_matches(user, password) and user is not None and user.is_active
     if not ok or user is None or user.shop_id != shop_id or user.role not in SUPERVISING_ROLES:
         await throttle.failed(username, ip)
         await audit.record(
@@ -228,8 +230,12 @@ async def verify_approver(
             after={"username": username[:64], "reason": "credentials" if not ok else "role"},
         )
         if not ok:
-            raise OverrideRefused("wrong supervisor username or password")
-        raise OverrideRefused("only an active supervisor or admin of this shop may approve")
+            raise OverrideRefused(
+                "wrong supervisor username or password", key="override_credentials"
+            )
+        raise OverrideRefused(
+            "only an active supervisor or admin of this shop may approve", key="override_role"
+        )
     await throttle.succeeded(username, ip)
     return user
 

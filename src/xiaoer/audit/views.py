@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from xiaoer.audit import service
 from xiaoer.audit.models import AuditEntry
 from xiaoer.auth.service import shop_timezone
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.web.deps import DB, Supervisor
+from xiaoer.web.i18n import request_locale, translate
 from xiaoer.web.templating import render
 
 router = APIRouter()
@@ -21,7 +23,7 @@ router = APIRouter()
 PAGE_SIZE = 50
 ActionFilter = Annotated[str | None, Query(max_length=50)]
 TypeFilter = Annotated[str | None, Query(max_length=50)]
-BeforeId = Annotated[int | None, Query(ge=1)]
+BeforeId = Annotated[int | None, Query(ge=1, le=INT64_MAX)]
 
 
 class AuditEntryRead(BaseModel):
@@ -30,7 +32,7 @@ class AuditEntryRead(BaseModel):
     id: int
     created_at: dt.datetime
     actor_type: str
-    actor_id: int | None
+    actor_id: Id | None
     actor_name: str
     action: str
     entity_type: str
@@ -43,16 +45,16 @@ class AuditEntryRead(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntryRead]
     # Pass as `before_id` for the next (older) page; null on the last page.
-    next_before_id: int | None
+    next_before_id: Id | None
 
 
 async def _page(
     session: DB,
-    shop_id: int,
+    shop_id: Id,
     *,
     action: str | None,
     entity_type: str | None,
-    before_id: int | None,
+    before_id: Id | None,
     limit: int,
 ) -> tuple[list[AuditEntry], int | None]:
     entries = await service.list_entries(
@@ -91,15 +93,27 @@ async def audit_api(
     )
 
 
-def _show(value: Any) -> str:
+def _is_finding(value: Any) -> bool:
+    return isinstance(value, dict) and {"rule", "severity", "message"} <= value.keys()
+
+
+def _show(value: Any, locale: str = "zh-CN") -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and value and all(_is_finding(v) for v in value):
+        # Compliance findings read as sentences, not as the JSON they are stored as.
+        return "；".join(
+            f"{translate(locale, 'knowledge.severity.' + str(f['severity']))}：{f['message']}"
+            for f in value
+        )
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def diff_rows(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, str]]:
+def diff_rows(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, locale: str = "zh-CN"
+) -> list[dict[str, str]]:
     """Field-by-field change for display: kind is `added`, `removed` or `changed`."""
     before, after = before or {}, after or {}
     rows = []
@@ -116,8 +130,8 @@ def diff_rows(before: dict[str, Any] | None, after: dict[str, Any] | None) -> li
             {
                 "field": str(key),
                 "kind": kind,
-                "before": _show(before.get(key)),
-                "after": _show(after.get(key)),
+                "before": _show(before.get(key), locale),
+                "after": _show(after.get(key), locale),
             }
         )
     return rows
@@ -141,11 +155,12 @@ async def audit_page(
         limit=PAGE_SIZE,
     )
     actions, types = await service.known_filters(session, shop_id=user.shop_id)
+    locale = request_locale(request, request.app.state.settings.default_locale)
     return render(
         request,
         "audit/log.html",
         {
-            "entries": [(e, diff_rows(e.before, e.after)) for e in entries],
+            "entries": [(e, diff_rows(e.before, e.after, locale)) for e in entries],
             "actions": actions,
             "entity_types": types,
             "action": action or "",

@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from xiaoer.auth import mfa, service, sessions
 from xiaoer.auth.models import SessionStage, User, UserSession
+from xiaoer.auth.password_policy import MIN_PASSWORD_LENGTH
 from xiaoer.auth.passwords import verify_password
 from xiaoer.auth.views import (
     HOME,
@@ -229,7 +230,7 @@ async def _account_page(
         "enrolled": mfa.is_enrolled(user),
         "required": await mfa.mfa_required_for(session, user),
         "codes_left": await mfa.unused_recovery_codes(session, user=user),
-        "min_password": service.MIN_PASSWORD_LENGTH,
+        "min_password": MIN_PASSWORD_LENGTH,
         "error": error,
         "notice": notice or request.query_params.get("notice", ""),
     }

@@ -16,6 +16,7 @@ from xiaoer.auth.schemas import (
     UserRead,
     UserUpdate,
 )
+from xiaoer.bounds import Id
 from xiaoer.web.deps import DB, Admin, CurrentUser, session_idle, user_actor
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -56,7 +57,7 @@ async def create_user(request: Request, body: UserCreate, session: DB, user: Adm
 
 @router.patch("/users/{user_id}")
 async def update_user(
-    request: Request, user_id: int, body: UserUpdate, session: DB, user: Admin
+    request: Request, user_id: Id, body: UserUpdate, session: DB, user: Admin
 ) -> UserRead:
     target = await service.access_user(session, user, user_id)
     updated = await service.update_user(
@@ -100,7 +101,7 @@ async def change_password(
 
 @router.get("/users/{user_id}/sessions")
 async def list_sessions(
-    request: Request, user_id: int, session: DB, user: Admin
+    request: Request, user_id: Id, session: DB, user: Admin
 ) -> list[SessionRead]:
     target = await service.access_user(session, user, user_id)
     rows = await sessions.live_sessions(
@@ -111,7 +112,7 @@ async def list_sessions(
 
 @router.delete("/users/{user_id}/sessions/{session_id}", status_code=204)
 async def end_session(
-    request: Request, user_id: int, session_id: int, session: DB, user: Admin
+    request: Request, user_id: Id, session_id: Id, session: DB, user: Admin
 ) -> Response:
     """Ends one session of a user of the admin's shop (audited `auth.session_ended`)."""
     target = await service.access_user(session, user, user_id)
@@ -121,7 +122,7 @@ async def end_session(
 
 
 @router.post("/users/{user_id}/mfa/reset", status_code=204)
-async def reset_mfa(request: Request, user_id: int, session: DB, user: Admin) -> Response:
+async def reset_mfa(request: Request, user_id: Id, session: DB, user: Admin) -> Response:
     """Turns a user's TOTP off (a lost phone) and ends their sessions; they enrol again at the
     next login if the shop requires it."""
     target = await service.access_user(session, user, user_id)

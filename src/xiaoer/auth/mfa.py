@@ -137,6 +137,9 @@ async def disable_mfa(session: AsyncSession, *, user: User, actor: Actor, by_adm
     admin may reset it (a lost phone), after which the user enrols again at the next login."""
     if not by_admin and await mfa_required_for(session, user):
         raise Forbidden("the shop requires two-step login for your role", code="mfa_required")
+    if by_admin and actor.id == user.id:
+        # An admin's own factor is turned off on the account page, under the shop's rule.
+        raise Forbidden("reset another user's two-step login, not your own", code="mfa_self_reset")
     user.totp_secret = None
     user.totp_last_step = None
     user.mfa_enabled_at = None

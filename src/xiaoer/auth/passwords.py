@@ -8,6 +8,7 @@ instead of ~150 ms a hash. A hash records its own parameters, so verification ne
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher, profiles
@@ -37,3 +38,15 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_dummies: dict[int, str] = {}
+
+
+def dummy_hash() -> str:
+    """A hash of a random password made by the current hasher: logins of unknown users are
+    verified against it so that they take as long as those of real users."""
+    key = id(_hasher)
+    if key not in _dummies:
+        _dummies[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummies[key]

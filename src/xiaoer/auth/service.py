@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,11 +10,9 @@ from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth import sessions
 from xiaoer.auth.models import Role, User
-from xiaoer.auth.password_policy import MESSAGES, MIN_PASSWORD_LENGTH, password_problem
-from xiaoer.auth.passwords import hash_password, verify_password
+from xiaoer.auth.password_policy import MESSAGES, password_problem
+from xiaoer.auth.passwords import dummy_hash, hash_password, verify_password
 from xiaoer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-
-__all__ = ["MIN_PASSWORD_LENGTH"]
 
 
 def actor_for(user: User, ip: str = "") -> Actor:
@@ -28,13 +24,6 @@ def check_password(password: str, *, username: str = "") -> None:
     problem = password_problem(password, username=username)
     if problem:
         raise InvalidInput(MESSAGES[problem], code=problem)
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """Verified against when a username does not exist, so that the answer takes as long as
-    for a real account (no user enumeration by timing). Made with the configured hasher."""
-    return hash_password("no-such-user-" + "x" * 16)
 
 
 def _public(user: User) -> dict[str, object]:
@@ -85,11 +74,16 @@ async def create_user(
     return user
 
 
+def password_matches(user: User | None, password: str) -> bool:
+    """Checks `password`; for a missing user against a dummy hash, so it costs the same time."""
+    return verify_password(user.password_hash if user else dummy_hash(), password) and bool(user)
+
+
 async def authenticate(session: AsyncSession, *, username: str, password: str, ip: str) -> User:
     """Checks a login; both outcomes land in the audit log. A password is verified against a
     hash whether or not the user exists, so both answers take the same time."""
     user = await session.scalar(select(User).where(User.username == username))
-    password_ok = verify_password(user.password_hash if user else _dummy_hash(), password)
+    password_ok = password_matches(user, password)
     if user is None or not user.is_active or not password_ok:
         await audit.record(
             session,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from xiaoer.auth import service, sessions
+from xiaoer.bounds import Id
 from xiaoer.web.deps import DB, Admin, session_idle, user_actor
 from xiaoer.web.templating import render
 
@@ -13,7 +14,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/admin/users/{user_id}/sessions")
-async def sessions_page(request: Request, user_id: int, session: DB, user: Admin) -> Response:
+async def sessions_page(request: Request, user_id: Id, session: DB, user: Admin) -> Response:
     target = await service.access_user(session, user, user_id)
     rows = await sessions.live_sessions(
         session, user_id=target.id, idle=session_idle(request.app.state.settings)
@@ -33,7 +34,7 @@ async def sessions_page(request: Request, user_id: int, session: DB, user: Admin
 
 @router.post("/admin/users/{user_id}/sessions/{session_id}/end")
 async def end_session(
-    request: Request, user_id: int, session_id: int, session: DB, user: Admin
+    request: Request, user_id: Id, session_id: Id, session: DB, user: Admin
 ) -> Response:
     target = await service.access_user(session, user, user_id)
     row = await sessions.access_session(session, user, user_id=target.id, session_id=session_id)

@@ -18,12 +18,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from xiaoer.audit import service as audit
 from xiaoer.auth import mfa, service, sessions
 from xiaoer.auth.models import Role, SessionStage, User, UserSession
-from xiaoer.auth.password_policy import password_problem
+from xiaoer.auth.password_policy import MIN_PASSWORD_LENGTH, password_problem
+from xiaoer.bounds import Id
 from xiaoer.errors import Conflict, DomainError, Unauthorized
 from xiaoer.web.deps import (
     DB,
     SESSION_COOKIE,
-    SESSION_MAX_AGE,
     Admin,
     client_ip,
     login_in_progress,
@@ -115,7 +115,7 @@ def _t(request: Request, key: str, **params: object) -> str:
 
 def password_error(request: Request, code: str) -> str:
     """The page text for a password refusal code of `password_policy`."""
-    return _t(request, f"password.{code}", n=service.MIN_PASSWORD_LENGTH)
+    return _t(request, f"password.{code}", n=MIN_PASSWORD_LENGTH)
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
@@ -123,7 +123,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     response.set_cookie(
         SESSION_COOKIE,
         value,
-        max_age=SESSION_MAX_AGE,
+        max_age=int(request.app.state.settings.session_max_hours * 3600),
         path="/",
         httponly=True,
         samesite="lax",
@@ -267,7 +267,7 @@ async def _users_page(
             "users": users,
             "enrolled": {u.id for u in users if mfa.is_enrolled(u)},
             "mfa_required": await mfa.mfa_required_for_shop(session, shop_id=user.shop_id),
-            "min_password": service.MIN_PASSWORD_LENGTH,
+            "min_password": MIN_PASSWORD_LENGTH,
             "roles": ROLES,
             "error": error,
             "notice": notice if notice in ("created", "updated", "security") else "",
@@ -323,7 +323,7 @@ async def create_user_form(
 @router.post("/admin/users/{user_id}")
 async def update_user_form(
     request: Request,
-    user_id: int,
+    user_id: Id,
     session: DB,
     user: Admin,
     action: Annotated[str, Form(max_length=20)] = "",

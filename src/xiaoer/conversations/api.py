@@ -21,6 +21,7 @@ from xiaoer.assist import api as assist_api
 from xiaoer.assist import service as assist
 from xiaoer.assist import suggestions as assist_suggestions
 from xiaoer.auth.models import SessionStage, User
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.conversations import frames, inbox
 from xiaoer.conversations import service as conversations
 from xiaoer.conversations.channels.webchat import parse_frame
@@ -62,7 +63,7 @@ async def list_conversations(
 
 
 @api.get("/conversations/{conversation_id}")
-async def get_conversation(session: DB, user: CurrentUser, conversation_id: int) -> dict[str, Any]:
+async def get_conversation(session: DB, user: CurrentUser, conversation_id: Id) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     return await inbox.conversation_detail(session, conversation=conversation, viewer=user)
 
@@ -71,14 +72,14 @@ async def get_conversation(session: DB, user: CurrentUser, conversation_id: int)
 async def list_messages(
     session: DB,
     user: CurrentUser,
-    conversation_id: int,
-    after: Annotated[int, Query(ge=0)] = 0,
+    conversation_id: Id,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[dict[str, Any]]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     return await inbox.messages_after(session, conversation=conversation, after=after)
 
 
-async def _summary(session: DB, user: User, conversation_id: int) -> dict[str, Any]:
+async def _summary(session: DB, user: User, conversation_id: Id) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     (summary,) = await inbox.summaries(session, [conversation], viewer=user)
     return summary
@@ -86,7 +87,7 @@ async def _summary(session: DB, user: User, conversation_id: int) -> dict[str, A
 
 @api.post("/conversations/{conversation_id}/accept")
 async def accept(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int
+    request: Request, session: DB, user: CurrentUser, conversation_id: Id
 ) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     await conversations.accept_conversation(
@@ -97,7 +98,7 @@ async def accept(
 
 @api.post("/conversations/{conversation_id}/messages", response_model=None)
 async def post_message(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int, body: StaffMessageIn
+    request: Request, session: DB, user: CurrentUser, conversation_id: Id, body: StaffMessageIn
 ) -> dict[str, Any] | JSONResponse:
     """A reply or note. A reply the compliance lint blocks is refused (422 with the findings)
     unless `override` carries a supervisor's approval."""
@@ -126,7 +127,7 @@ async def post_message(
 
 
 async def _approver(
-    request: Request, session: DB, user: User, shop_id: int, body: StaffMessageIn, actor: Any
+    request: Request, session: DB, user: User, shop_id: Id, body: StaffMessageIn, actor: Any
 ) -> User | None:
     """Who approves a blocked reply: the supervisor whose credentials were typed into the
     override dialog, or the sender when a supervisor or admin confirms it themselves."""
@@ -149,9 +150,7 @@ async def _approver(
 
 
 @api.post("/conversations/{conversation_id}/typing", status_code=204)
-async def typing(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int
-) -> Response:
+async def typing(request: Request, session: DB, user: CurrentUser, conversation_id: Id) -> Response:
     """Ephemeral: pushed to the customer straight away, never stored."""
     conversation = await conversations.access_conversation(session, user, conversation_id)
     if conversation.status == ConversationStatus.active:
@@ -163,7 +162,7 @@ async def typing(
 
 
 @api.post("/conversations/{conversation_id}/read", status_code=204)
-async def mark_read(session: DB, user: CurrentUser, conversation_id: int, body: ReadIn) -> Response:
+async def mark_read(session: DB, user: CurrentUser, conversation_id: Id, body: ReadIn) -> Response:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     await inbox.mark_read(session, conversation=conversation, user=user, message_id=body.message_id)
     return Response(status_code=204)
@@ -171,7 +170,7 @@ async def mark_read(session: DB, user: CurrentUser, conversation_id: int, body: 
 
 @api.post("/conversations/{conversation_id}/transfer")
 async def transfer(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int, body: TransferIn
+    request: Request, session: DB, user: CurrentUser, conversation_id: Id, body: TransferIn
 ) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     await conversations.transfer_conversation(
@@ -186,7 +185,7 @@ async def transfer(
 
 @api.post("/conversations/{conversation_id}/close")
 async def close(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int
+    request: Request, session: DB, user: CurrentUser, conversation_id: Id
 ) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
     await conversations.close_conversation(
@@ -197,7 +196,7 @@ async def close(
 
 @api.get("/conversations/{conversation_id}/suggestions")
 async def suggestions(
-    request: Request, session: DB, user: CurrentUser, conversation_id: int
+    request: Request, session: DB, user: CurrentUser, conversation_id: Id
 ) -> list[dict[str, Any]]:
     """Top 3 scripts for the latest customer message, ranked by match and past success, in the
     conversation's channel wording, variables filled (the assist panel has the full picture)."""

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xiaoer.assist.schemas import AssistReplyIn, OverrideIn
+from xiaoer.bounds import INT64_MAX
 
 
 class _Frame(BaseModel):
@@ -20,7 +21,7 @@ class _Frame(BaseModel):
 class HelloFrame(_Frame):
     type: Literal["hello"]
     visitor_token: str | None = Field(default=None, max_length=64)
-    last_message_id: int = Field(default=0, ge=0)
+    last_message_id: int = Field(default=0, ge=0, le=INT64_MAX)
 
 
 class MessageFrame(_Frame):
@@ -111,12 +112,12 @@ MAX_FRAME_DEPTH = 16
 
 class WatchFrame(_Frame):
     type: Literal["watch", "unwatch"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=INT64_MAX)
 
 
 class StaffTypingFrame(_Frame):
     type: Literal["typing"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=INT64_MAX)
 
 
 StaffFrame = Annotated[WatchFrame | StaffTypingFrame, Field(discriminator="type")]
@@ -136,8 +137,8 @@ class StaffMessageIn(BaseModel):
 
 
 class ReadIn(BaseModel):
-    message_id: int = Field(ge=0)
+    message_id: int = Field(ge=0, le=INT64_MAX)
 
 
 class TransferIn(BaseModel):
-    agent_id: int = Field(ge=1)
+    agent_id: int = Field(ge=1, le=INT64_MAX)

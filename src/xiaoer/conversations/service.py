@@ -674,7 +674,10 @@ async def transfer_conversation(
     if conversation.status == ConversationStatus.closed:
         raise Conflict("conversation is closed", code="closed")
     if not _may_handle(user, conversation):
-        raise Forbidden("only the assigned agent or a supervisor may transfer this conversation")
+        raise Forbidden(
+            "only the assigned agent or a supervisor may transfer this conversation",
+            key="not_assigned_transfer",
+        )
     target = await session.get(User, agent_id)
     if target is None or target.shop_id != conversation.shop_id or not target.is_active:
         raise NotFound("agent not found")
@@ -727,7 +730,10 @@ async def close_conversation(
     if conversation.status == ConversationStatus.closed:
         raise Conflict("conversation is already closed", code="closed")
     if conversation.status == ConversationStatus.active and not _may_handle(user, conversation):
-        raise Forbidden("only the assigned agent or a supervisor may close this conversation")
+        raise Forbidden(
+            "only the assigned agent or a supervisor may close this conversation",
+            key="not_assigned_close",
+        )
     before = _snapshot(conversation)
     conversation.status = ConversationStatus.closed
     conversation.closed_at = clock.now()

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from xiaoer.bounds import INT64_MAX
 from xiaoer.shops.models import Shop
 from xiaoer.web.deps import DB, CurrentUser
 from xiaoer.web.i18n import catalog, request_locale
@@ -38,7 +39,7 @@ async def workspace(
     session: DB,
     user: CurrentUser,
     view: Annotated[str, Query(max_length=10)] = "queue",
-    c: Annotated[int | None, Query(ge=1, description="conversation to open")] = None,
+    c: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="conversation to open")] = None,
 ) -> HTMLResponse:
     """`?view=` picks the starting tab and `?c=` the conversation to open; the script checks
     access through the API, so an id here reveals nothing by itself."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from xiaoer.audit import service as audit
 from xiaoer.auth.service import shop_timezone
+from xiaoer.bounds import Id
 from xiaoer.commerce.schemas import OrderRead
 from xiaoer.customers import service, verification
 from xiaoer.web.deps import DB, Admin, CurrentUser, user_actor
@@ -162,7 +163,7 @@ def customer_360_read(view: service.Customer360) -> Customer360Read:
 
 
 @router.get("/{customer_id}")
-async def get_customer(customer_id: int, session: DB, user: CurrentUser) -> Customer360Read:
+async def get_customer(customer_id: Id, session: DB, user: CurrentUser) -> Customer360Read:
     """Profile (phone/e-mail masked for agents), orders with shipment status and the latest
     tracking event, earlier conversations with their rating, and tickets."""
     customer = await service.access_customer(session, user, customer_id)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from xiaoer.auth.service import shop_timezone
+from xiaoer.bounds import Id
 from xiaoer.customers import service
 from xiaoer.web.deps import DB, CurrentUser
 from xiaoer.web.templating import render
@@ -17,7 +18,7 @@ PANEL_ITEMS = 5
 
 @router.get("/workspace/customers/{customer_id}/panel")
 async def customer_panel(
-    request: Request, customer_id: int, session: DB, user: CurrentUser
+    request: Request, customer_id: Id, session: DB, user: CurrentUser
 ) -> Response:
     """An htmx fragment (no layout) for the workspace's right column."""
     customer = await service.access_customer(session, user, customer_id)
@@ -28,7 +29,7 @@ async def customer_panel(
 
 @router.get("/customers/{customer_id}")
 async def customer_page(
-    request: Request, customer_id: int, session: DB, user: CurrentUser
+    request: Request, customer_id: Id, session: DB, user: CurrentUser
 ) -> Response:
     customer = await service.access_customer(session, user, customer_id)
     tz = await shop_timezone(session, shop_id=user.shop_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.insights import abtest, clusters, proposals
 from xiaoer.insights.coverage import coverage
 from xiaoer.insights.schemas import (
@@ -53,7 +54,7 @@ async def scripts_statistics(
 
 @router.get("/api/v1/insights/scripts/{script_id}")
 async def script_statistics(
-    script_id: int, session: DB, user: Supervisor, start: DateParam = "", end: DateParam = ""
+    script_id: Id, session: DB, user: Supervisor, start: DateParam = "", end: DateParam = ""
 ) -> dict[str, Any]:
     script = await knowledge.access_script(session, user, script_id)
     period = await shop_period(session, shop_id=user.shop_id, start=start, end=end)
@@ -185,14 +186,14 @@ async def start_ab_test(
 
 
 @router.get("/api/v1/insights/ab-tests/{test_id}")
-async def ab_test_report(test_id: int, session: DB, user: Supervisor) -> dict[str, Any]:
+async def ab_test_report(test_id: Id, session: DB, user: Supervisor) -> dict[str, Any]:
     test = await abtest.access_test(session, user, test_id)
     return (await abtest.report(session, test=test)).as_dict()
 
 
 @router.post("/api/v1/insights/ab-tests/{test_id}/stop")
 async def stop_ab_test(
-    request: Request, test_id: int, session: DB, user: Supervisor
+    request: Request, test_id: Id, session: DB, user: Supervisor
 ) -> dict[str, Any]:
     test = await abtest.access_test(session, user, test_id)
     await abtest.stop_test(session, test=test, actor=user_actor(request, user))
@@ -201,7 +202,7 @@ async def stop_ab_test(
 
 @router.post("/api/v1/insights/ab-tests/{test_id}/winner")
 async def pick_ab_winner(
-    request: Request, test_id: int, body: PickWinner, session: DB, user: Supervisor
+    request: Request, test_id: Id, body: PickWinner, session: DB, user: Supervisor
 ) -> dict[str, Any]:
     test = await abtest.access_test(session, user, test_id)
     await abtest.pick_winner(
@@ -219,7 +220,7 @@ async def list_script_proposals(
     user: Supervisor,
     status: Annotated[str, Query(pattern="^(open|accepted|rejected|all)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> dict[str, Any]:
     wanted = None if status == "all" else ProposalStatus(status)
     items, total = await proposals.list_proposals(
@@ -235,7 +236,7 @@ async def list_script_proposals(
 
 
 @router.get("/api/v1/script-proposals/{proposal_id}")
-async def get_script_proposal(proposal_id: int, session: DB, user: Supervisor) -> dict[str, Any]:
+async def get_script_proposal(proposal_id: Id, session: DB, user: Supervisor) -> dict[str, Any]:
     proposal = await proposals.access_proposal(session, user, proposal_id)
     links = await proposals.links_for(session, [proposal])
     return proposals.proposal_dict(proposal, links)
@@ -243,7 +244,7 @@ async def get_script_proposal(proposal_id: int, session: DB, user: Supervisor) -
 
 @router.post("/api/v1/script-proposals/{proposal_id}/accept")
 async def accept_script_proposal(
-    request: Request, proposal_id: int, body: AcceptProposal, session: DB, user: Supervisor
+    request: Request, proposal_id: Id, body: AcceptProposal, session: DB, user: Supervisor
 ) -> dict[str, Any]:
     proposal = await proposals.access_proposal(session, user, proposal_id)
     script = await proposals.accept_proposal(
@@ -261,7 +262,7 @@ async def accept_script_proposal(
 
 @router.post("/api/v1/script-proposals/{proposal_id}/reject")
 async def reject_script_proposal(
-    request: Request, proposal_id: int, body: RejectProposal, session: DB, user: Supervisor
+    request: Request, proposal_id: Id, body: RejectProposal, session: DB, user: Supervisor
 ) -> dict[str, Any]:
     proposal = await proposals.access_proposal(session, user, proposal_id)
     await proposals.reject_proposal(

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DecisionIds = list[int]
+from xiaoer.bounds import INT64_MAX, Id
+
+DecisionIds = list[Id]
 
 
 class _Strict(BaseModel):
@@ -20,7 +22,7 @@ class QuestionsSelection(_Strict):
 
 
 class AttachQuestions(QuestionsSelection):
-    script_id: int = Field(ge=1)
+    script_id: int = Field(ge=1, le=INT64_MAX)
     publish: bool = False
 
 
@@ -32,7 +34,7 @@ class CreateFromQuestions(QuestionsSelection):
 
 
 class StartAbTest(_Strict):
-    script_id: int = Field(ge=1)
+    script_id: int = Field(ge=1, le=INT64_MAX)
     split: float = Field(default=0.5, description="share of conversations served wording B")
 
 

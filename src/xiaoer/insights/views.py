@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.auth.models import User
+from xiaoer.bounds import Id
 from xiaoer.errors import DomainError, InvalidInput
 from xiaoer.insights import abtest, clusters, proposals
 from xiaoer.insights.coverage import coverage
@@ -296,7 +297,7 @@ async def proposals_page(
 
 @router.post("/insights/proposals/{proposal_id}/{action}")
 async def proposal_action(
-    request: Request, proposal_id: int, action: str, session: DB, user: Supervisor
+    request: Request, proposal_id: Id, action: str, session: DB, user: Supervisor
 ) -> Response:
     proposal = await proposals.access_proposal(session, user, proposal_id)
     form = await request.form()
@@ -394,7 +395,7 @@ async def ab_start(request: Request, session: DB, user: Supervisor) -> Response:
 
 @router.post("/insights/ab/{test_id}/{action}")
 async def ab_action(
-    request: Request, test_id: int, action: str, session: DB, user: Supervisor
+    request: Request, test_id: Id, action: str, session: DB, user: Supervisor
 ) -> Response:
     test = await abtest.access_test(session, user, test_id)
     actor = user_actor(request, user)

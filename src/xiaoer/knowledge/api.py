@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.errors import Forbidden, NotFound
 from xiaoer.knowledge import categories, rules, service, versions
 from xiaoer.knowledge.models import Script, ScriptStatus
@@ -95,7 +96,7 @@ async def list_scripts(
     status: ScriptStatus | None = None,
     category: Annotated[str, Query(max_length=100)] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> ScriptPage:
     """Search title, answer, category and question variants; `status=review` is the review
     queue; `category` matches the path and its sub-categories."""
@@ -226,7 +227,7 @@ async def put_lint_rules(
 
 
 @router.get("/{script_id}")
-async def get_script(script_id: int, session: DB, user: CurrentUser) -> ScriptDetail:
+async def get_script(script_id: Id, session: DB, user: CurrentUser) -> ScriptDetail:
     script = await service.access_script(session, user, script_id)
     return await script_detail(session, script, user.role)
 
@@ -260,7 +261,7 @@ async def create_script(
 
 @router.patch("/{script_id}")
 async def update_script(
-    request: Request, script_id: int, body: ScriptUpdate, session: DB, user: CurrentUser
+    request: Request, script_id: Id, body: ScriptUpdate, session: DB, user: CurrentUser
 ) -> ScriptDetail:
     """Saves the working copy (a draft may be saved with blocking findings; `checks` lists
     them). A published script becomes a draft while its published version keeps serving."""
@@ -282,7 +283,7 @@ async def update_script(
 
 @router.post("/{script_id}/submit")
 async def submit_script(
-    request: Request, script_id: int, session: DB, user: CurrentUser
+    request: Request, script_id: Id, session: DB, user: CurrentUser
 ) -> ScriptDetail:
     script = await service.access_script(session, user, script_id)
     await service.submit_for_review(session, script=script, actor=user_actor(request, user))
@@ -291,7 +292,7 @@ async def submit_script(
 
 @router.post("/{script_id}/return")
 async def return_script(
-    request: Request, script_id: int, session: DB, user: Supervisor
+    request: Request, script_id: Id, session: DB, user: Supervisor
 ) -> ScriptDetail:
     """A reviewer sends a script in review back to draft."""
     script = await service.access_script(session, user, script_id)
@@ -302,7 +303,7 @@ async def return_script(
 @router.post("/{script_id}/publish", response_model=None)
 async def publish_script(
     request: Request,
-    script_id: int,
+    script_id: Id,
     session: DB,
     user: Supervisor,
     body: PublishBody | None = None,
@@ -331,7 +332,7 @@ async def publish_script(
 
 @router.post("/{script_id}/unpublish")
 async def unpublish_script(
-    request: Request, script_id: int, session: DB, user: Supervisor
+    request: Request, script_id: Id, session: DB, user: Supervisor
 ) -> ScriptDetail:
     script = await service.access_script(session, user, script_id)
     await service.unpublish_script(session, script=script, actor=user_actor(request, user))
@@ -339,9 +340,7 @@ async def unpublish_script(
 
 
 @router.delete("/{script_id}", status_code=204)
-async def delete_script(
-    request: Request, script_id: int, session: DB, user: Supervisor
-) -> Response:
+async def delete_script(request: Request, script_id: Id, session: DB, user: Supervisor) -> Response:
     """Retires the script (kept for past bot decisions, gone from the library)."""
     script = await service.access_script(session, user, script_id)
     await service.delete_script(session, script=script, actor=user_actor(request, user))
@@ -349,15 +348,13 @@ async def delete_script(
 
 
 @router.get("/{script_id}/versions")
-async def list_versions(script_id: int, session: DB, user: CurrentUser) -> list[VersionRead]:
+async def list_versions(script_id: Id, session: DB, user: CurrentUser) -> list[VersionRead]:
     script = await service.access_script(session, user, script_id)
     return [VersionRead(**v) for v in await versions.history(session, script=script)]
 
 
 @router.get("/{script_id}/versions/{version}")
-async def get_version(
-    script_id: int, version: int, session: DB, user: CurrentUser
-) -> VersionDetail:
+async def get_version(script_id: Id, version: Id, session: DB, user: CurrentUser) -> VersionDetail:
     script = await service.access_script(session, user, script_id)
     for v in await versions.history(session, script=script):
         if v["version"] == version:
@@ -367,11 +364,11 @@ async def get_version(
 
 @router.get("/{script_id}/diff")
 async def diff_versions(
-    script_id: int,
+    script_id: Id,
     session: DB,
     user: CurrentUser,
-    old: Annotated[int, Query(ge=1)],
-    new: Annotated[int | None, Query(ge=1)] = None,
+    old: Annotated[int, Query(ge=1, le=INT64_MAX)],
+    new: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> DiffRead:
     """Version `old` against version `new`, or against the working copy when `new` is left out."""
     script = await service.access_script(session, user, script_id)
@@ -381,7 +378,7 @@ async def diff_versions(
 
 @router.post("/{script_id}/rollback")
 async def rollback_script(
-    request: Request, script_id: int, body: RollbackBody, session: DB, user: Supervisor
+    request: Request, script_id: Id, body: RollbackBody, session: DB, user: Supervisor
 ) -> ScriptDetail:
     """Serves an old version again, published as a new version."""
     script = await service.access_script(session, user, script_id)

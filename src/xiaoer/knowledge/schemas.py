@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from xiaoer.bounds import INT64_MAX, Id, Int64
 from xiaoer.knowledge.models import Channel, ScriptStatus
 
 Variant = Literal["A", "B"]
@@ -119,7 +120,7 @@ class PublishBody(BaseModel):
 class RollbackBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT64_MAX)
 
 
 class VariableRead(BaseModel):
@@ -161,7 +162,7 @@ class PreviewBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     answer: str | None = Field(default=None, max_length=4000)
-    script_id: int | None = None
+    script_id: Id | None = None
     channel: Channel = Channel.im
     variant: Variant = "A"
     order_no: str | None = Field(default=None, max_length=40)
@@ -224,7 +225,7 @@ class LintSettingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: dict[str, RuleChange] = Field(default_factory=dict)
-    limits_cents: dict[str, int | None] = Field(default_factory=dict)
+    limits_cents: dict[str, Int64 | None] = Field(default_factory=dict)
 
 
 class LintRuleRead(BaseModel):

@@ -47,7 +47,13 @@ class UnknownVariable(InvalidInput):
     def __init__(self, names: list[str]) -> None:
         shown = ", ".join("{" + v + "}" for v in names)
         known = ", ".join("{" + v + "}" for v in KNOWN_VARIABLES)
-        super().__init__(f"unknown variable {shown}; use one of {known}", code="unknown_variable")
+        super().__init__(
+            f"unknown variable {shown}; use one of {known}",
+            code="unknown_variable",
+            key="unknown_variable",
+            variables=shown,
+            known=known,
+        )
         self.names = names
 
 
@@ -589,6 +595,8 @@ class LintBlocked(InvalidInput):
         super().__init__(
             "cannot publish, blocking compliance findings: " + "; ".join(lines),
             code="lint_blocked",
+            key="publish_blocked",
+            details="; ".join(lines),
         )
         self.checks = checks
 

@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,19 @@ STATUSES: tuple[str, ...] = (
 )
 FORMATS: tuple[str, ...] = (".csv", ".xlsx")
 MAX_REPORTED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import may cost. An XLSX file is a zip: a small file can expand to gigabytes, so
+    its uncompressed size is checked from the zip directory and again while it is inflated."""
+
+    max_file_bytes: int = 5 * 1024 * 1024
+    max_rows: int = 10_000
+    max_uncompressed_bytes: int = 50 * 1024 * 1024
+
+
+DEFAULT_LIMITS = ImportLimits()
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as rows are written or applied."""
@@ -134,6 +148,25 @@ def _xlsx_unescape(text: str) -> str:
     return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
+# A spreadsheet program runs a CSV cell starting with = + - @ (or tab/CR before one) as a
+# formula. Export prefixes such cells with an apostrophe (shown as text, not as a formula), and
+# also cells already starting with apostrophes before such a character, so import can strip
+# exactly one apostrophe and the round trip stays exact.
+_CSV_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def _csv_escape(value: Any) -> Any:
+    if isinstance(value, str) and _CSV_FORMULA.match(value):
+        return "'" + value
+    return value
+
+
+def _csv_unescape(text: str) -> str:
+    if text.startswith("'") and _CSV_FORMULA.match(text, 1):
+        return text[1:]
+    return text
+
+
 # ---------------------------------------------------------------------------------------------
 # Export
 
@@ -174,7 +207,7 @@ def write_rows(path: Path, rows: list[list[Any]], progress: Progress | None = No
             writer = csv.writer(fh)
             writer.writerow(COLUMNS)
             for done, row in enumerate(rows, 1):
-                writer.writerow(row)
+                writer.writerow([_csv_escape(value) for value in row])
                 if progress:
                     progress(done, total)
         return
@@ -220,10 +253,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+def read_rows(
+    path: Path, limits: ImportLimits = DEFAULT_LIMITS
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """(header, iterator of (row number, cells)) of a CSV or XLSX file; raises ImportFailed when
-    the file cannot be read."""
+    the file cannot be read or passes a limit (the row cap is checked as rows stream in)."""
     fmt = file_format(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImportFailed([(0, f"cannot read {path}: {exc.strerror}")]) from None
+    if size > limits.max_file_bytes:
+        raise ImportFailed(
+            [(0, f"the file is {size} bytes; the limit is {limits.max_file_bytes} bytes")]
+        )
     if fmt == ".csv":
         try:
             text = path.read_bytes().decode("utf-8-sig")
@@ -233,13 +276,24 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
             ) from None
         except OSError as exc:
             raise ImportFailed([(0, f"cannot read {path}: {exc.strerror}")]) from None
+        records = csv.reader(io.StringIO(text, newline=""))
         try:
-            records = list(csv.reader(io.StringIO(text, newline="")))
+            header = next(records, None)
         except csv.Error as exc:
             raise ImportFailed([(0, f"the CSV file is malformed: {exc}")]) from None
-        if not records:
+        if header is None:
             raise ImportFailed([(0, "the file is empty")])
-        return [h.strip() for h in records[0]], iter(enumerate(records[1:], 2))
+
+        def csv_data() -> Iterator[tuple[int, list[str]]]:
+            try:
+                for number, cells in enumerate(records, 2):
+                    _check_row_cap(number, limits)
+                    yield number, [_csv_unescape(c) for c in cells]
+            except csv.Error as exc:
+                raise ImportFailed([(0, f"the CSV file is malformed: {exc}")]) from None
+
+        return [h.strip() for h in header], csv_data()
+    _check_zip(path, limits)
     from openpyxl import load_workbook
 
     try:
@@ -253,11 +307,44 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
         raise ImportFailed([(0, "the file is empty")])
 
     def data() -> Iterator[tuple[int, list[str]]]:
-        for number, values in enumerate(rows, 2):
-            yield number, [_xlsx_unescape(_cell(v)) for v in values]
-        book.close()
+        try:
+            for number, values in enumerate(rows, 2):
+                _check_row_cap(number, limits)
+                yield number, [_xlsx_unescape(_cell(v)) for v in values]
+        finally:
+            book.close()
 
     return [_cell(h).strip() for h in header], data()
+
+
+def _check_row_cap(number: int, limits: ImportLimits) -> None:
+    # `number` counts the header as row 1.
+    if number - 1 > limits.max_rows:
+        raise ImportFailed([(0, f"the file has more than {limits.max_rows} rows")])
+
+
+def _check_zip(path: Path, limits: ImportLimits) -> None:
+    """Refuse a zip bomb before openpyxl expands it: the declared sizes first, then the real
+    ones while inflating in chunks (a crafted directory can under-declare)."""
+    too_big = ImportFailed(
+        [(0, f"the XLSX file expands to more than {limits.max_uncompressed_bytes} bytes")]
+    )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > limits.max_uncompressed_bytes:
+                raise too_big
+            inflated = 0
+            for member in members:
+                with archive.open(member) as stream:
+                    while chunk := stream.read(1 << 16):
+                        inflated += len(chunk)
+                        if inflated > limits.max_uncompressed_bytes:
+                            raise too_big
+    except ImportFailed:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise ImportFailed([(0, f"cannot read the XLSX file: {exc}")]) from None
 
 
 def _parse_row(
@@ -324,9 +411,9 @@ def _parse_row(
     )
 
 
-def parse_file(path: Path) -> list[ScriptRow]:
+def parse_file(path: Path, limits: ImportLimits = DEFAULT_LIMITS) -> list[ScriptRow]:
     """Every row validated (fully empty rows skipped); ImportFailed lists all bad rows."""
-    header, records = read_rows(path)
+    header, records = read_rows(path, limits)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ImportFailed(
@@ -491,7 +578,8 @@ async def import_library(
     actor: Actor,
     path: Path,
     progress: Progress | None = None,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> ImportSummary:
     """Validates the whole file, then applies it (the caller commits or rolls back)."""
-    rows = parse_file(path)
+    rows = parse_file(path, limits)
     return await import_rows(session, shop_id=shop_id, actor=actor, rows=rows, progress=progress)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from xiaoer.auth.models import User
+from xiaoer.bounds import INT32_MAX, Count, Id
 from xiaoer.errors import DomainError, Forbidden, InvalidInput
 from xiaoer.knowledge import categories, compliance, rules, service, structure, versions
 from xiaoer.knowledge.models import Script, ScriptStatus
@@ -119,7 +120,7 @@ def _tree_with_kinds(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-async def _tree(session: DB, shop_id: int) -> list[dict[str, Any]]:
+async def _tree(session: DB, shop_id: Id) -> list[dict[str, Any]]:
     paths = await service.shop_categories(session, shop_id=shop_id)
     return _tree_with_kinds(categories.tree(paths))
 
@@ -140,7 +141,7 @@ async def scripts_page(
     q: str = "",
     status: str = "",
     category: str = "",
-    page: int = 1,
+    page: Annotated[int, Query(ge=1, le=INT32_MAX)] = 1,
 ) -> Response:
     q = q.strip()[:200]
     category = service.clean_category(category[:100]) if len(category) <= 100 else ""
@@ -455,7 +456,7 @@ async def save_lint_rules(request: Request, session: DB, user: Admin) -> Respons
 
 @router.get("/admin/scripts/{script_id}")
 async def edit_script_page(
-    request: Request, script_id: int, session: DB, user: CurrentUser
+    request: Request, script_id: Id, session: DB, user: CurrentUser
 ) -> Response:
     script = await service.access_script(session, user, script_id)
     return await _editor(request, session, user, script=script, form=_form_of(script))
@@ -464,7 +465,7 @@ async def edit_script_page(
 @router.post("/admin/scripts/{script_id}")
 async def update_script_form(
     request: Request,
-    script_id: int,
+    script_id: Id,
     session: DB,
     user: CurrentUser,
     fields: Annotated[ScriptForm, Form()],
@@ -507,10 +508,10 @@ async def update_script_form(
 @router.get("/admin/scripts/{script_id}/versions")
 async def versions_page(
     request: Request,
-    script_id: int,
+    script_id: Id,
     session: DB,
     user: CurrentUser,
-    old: int | None = None,
+    old: Count | None = None,
     new: str = "",
 ) -> Response:
     """The version history; `old` (and `new`, empty = the working copy) show a diff."""
@@ -539,12 +540,12 @@ async def versions_page(
 @router.post("/admin/scripts/{script_id}/{action}")
 async def script_action_form(
     request: Request,
-    script_id: int,
+    script_id: Id,
     action: str,
     session: DB,
     user: CurrentUser,
     back: Annotated[str, Form(max_length=20)] = "",
-    version: Annotated[int, Form(ge=0)] = 0,
+    version: Annotated[int, Form(ge=0, le=INT32_MAX)] = 0,
 ) -> Response:
     """submit (any staff) / return / publish / unpublish / delete / rollback (managers);
     `back=list` returns to the list instead of the editor."""

@@ -15,6 +15,7 @@ from xiaoer import metrics
 from xiaoer.errors import DomainError
 from xiaoer.events import Subscription
 from xiaoer.realtime.units import Busy
+from xiaoer.web.i18n import error_text, request_locale
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +83,8 @@ async def serve_frames(
     the connection stays usable; domain errors become error frames with their code; overload
     becomes `busy` with the frame's client id so the client resends the same frame later."""
     channel = "agent" if websocket.url.path.startswith("/ws/agent") else "customer"
+    # Error texts in the page's language (the widget passes ?lang=, staff pages send the cookie).
+    locale = request_locale(websocket, websocket.app.state.settings.default_locale)
     while True:
         raw = await websocket.receive_text()
         started = time.perf_counter()
@@ -104,7 +107,15 @@ async def serve_frames(
                 )
             )
         except DomainError as exc:
-            await sender.send(error_frame(exc.code, exc.message))
+            text = error_text(
+                locale,
+                status=exc.status_code,
+                code=exc.code,
+                message=exc.message,
+                key=exc.key or exc.code,
+                params=exc.params,
+            )
+            await sender.send(error_frame(exc.code, text))
         except WebSocketDisconnect:
             raise
         except Exception:  # one bad frame must not end the chat; the client may retry it

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from xiaoer.bounds import INT64_MAX
 from xiaoer.conversations import service as conversations
 from xiaoer.customers import service as customers
 from xiaoer.customers import verification
@@ -56,9 +57,9 @@ async def rate_conversation(session: DB, shop_slug: str, body: RatingIn) -> dict
 async def list_ratings(
     session: DB,
     user: CurrentUser,
-    conversation_id: Annotated[int | None, Query(ge=1)] = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
-    ticket_id: Annotated[int | None, Query(ge=1)] = None,
+    conversation_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    ticket_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> list[dict[str, Any]]:
     """Ratings of one conversation, one customer, or the conversation a ticket came from."""
     if conversation_id is not None:

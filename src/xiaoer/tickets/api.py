@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.surveys.service import rating_for_ticket
 from xiaoer.tickets import service
 from xiaoer.tickets.models import Ticket, TicketEvent, TicketStatus, TicketType
@@ -29,7 +30,7 @@ from xiaoer.web.deps import DB, CurrentUser, user_actor
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 
-def _user_ref(links: service.TicketLinks, user_id: int | None) -> UserRef | None:
+def _user_ref(links: service.TicketLinks, user_id: Id | None) -> UserRef | None:
     user = links.users.get(user_id) if user_id is not None else None
     return UserRef(id=user.id, display_name=user.display_name) if user else None
 
@@ -93,12 +94,12 @@ async def list_tickets(
     session: DB,
     user: CurrentUser,
     status: TicketStatus | None = None,
-    assignee_id: Annotated[int | None, Query(ge=1)] = None,
+    assignee_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     unassigned: bool = False,
     priority: Priority | None = None,
     type: TicketType | None = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
-    conversation_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    conversation_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -134,14 +135,14 @@ async def create_ticket(
 
 
 @router.get("/{ticket_id}")
-async def get_ticket(ticket_id: int, session: DB, user: CurrentUser) -> TicketDetail:
+async def get_ticket(ticket_id: Id, session: DB, user: CurrentUser) -> TicketDetail:
     ticket = await service.access_ticket(session, user, ticket_id)
     return await ticket_detail(session, ticket)
 
 
 @router.patch("/{ticket_id}")
 async def update_ticket(
-    request: Request, ticket_id: int, body: TicketUpdate, session: DB, user: CurrentUser
+    request: Request, ticket_id: Id, body: TicketUpdate, session: DB, user: CurrentUser
 ) -> TicketDetail:
     ticket = await service.access_ticket(session, user, ticket_id)
     await service.update_ticket(
@@ -155,7 +156,7 @@ async def update_ticket(
 
 @router.post("/{ticket_id}/comments", status_code=201)
 async def add_comment(
-    request: Request, ticket_id: int, body: CommentCreate, session: DB, user: CurrentUser
+    request: Request, ticket_id: Id, body: CommentCreate, session: DB, user: CurrentUser
 ) -> TicketEventRead:
     ticket = await service.access_ticket(session, user, ticket_id)
     event = await service.add_comment(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from xiaoer.bounds import INT64_MAX
 from xiaoer.tickets.models import TicketStatus, TicketType
 
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -21,10 +22,10 @@ class TicketCreate(BaseModel):
     description: str = Field(default="", max_length=10_000)
     type: TicketType = TicketType.consultation
     priority: Priority = "P3"
-    assignee_id: int | None = Field(default=None, ge=1)
-    customer_id: int | None = Field(default=None, ge=1)
-    order_id: int | None = Field(default=None, ge=1)
-    conversation_id: int | None = Field(default=None, ge=1)
+    assignee_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    customer_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    order_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    conversation_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
 
 
 class TicketUpdate(BaseModel):
@@ -37,9 +38,9 @@ class TicketUpdate(BaseModel):
     type: TicketType | None = None
     priority: Priority | None = None
     status: TicketStatus | None = None
-    assignee_id: int | None = Field(default=None, ge=1)
-    customer_id: int | None = Field(default=None, ge=1)
-    order_id: int | None = Field(default=None, ge=1)
+    assignee_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    customer_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    order_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
 
 
 class CommentCreate(BaseModel):

@@ -445,7 +445,7 @@ async def add_comment(
     """A staff comment on the timeline (internal: customers never see tickets)."""
     body = body.strip()
     if not body:
-        raise InvalidInput("comment is empty")
+        raise InvalidInput("comment is empty", key="comment_empty")
     if len(body) > MAX_COMMENT:
         raise InvalidInput(f"comment is longer than {MAX_COMMENT} characters")
     event = TicketEvent(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.auth.models import User
 from xiaoer.auth.service import shop_timezone
+from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.errors import DomainError, InvalidInput
 from xiaoer.surveys.service import rating_for_ticket
 from xiaoer.tickets import service
@@ -63,12 +64,12 @@ async def tickets_page(
     assignee: Annotated[str, Query(max_length=20)] = "",
     priority: Annotated[str, Query(max_length=2)] = "",
     type: Annotated[str, Query(max_length=20)] = "",
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """Filters with unknown values are ignored rather than failing the page."""
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     if assignee == "me":
         assignee_id = user.id
     elif assignee.isdigit():
@@ -155,8 +156,8 @@ async def new_ticket_page(
     request: Request,
     session: DB,
     user: CurrentUser,
-    conversation_id: Annotated[int | None, Query(ge=1)] = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    conversation_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
     """`?conversation_id=` prefills customer, order and title from the chat."""
     form: dict[str, Any] = {"type": "consultation", "priority": "P3", "assignee_id": user.id}
@@ -290,14 +291,14 @@ async def _render_detail(
 
 
 @router.get("/tickets/{ticket_id}")
-async def ticket_page(request: Request, ticket_id: int, session: DB, user: CurrentUser) -> Response:
+async def ticket_page(request: Request, ticket_id: Id, session: DB, user: CurrentUser) -> Response:
     ticket = await service.access_ticket(session, user, ticket_id)
     return await _render_detail(request, session, user, ticket)
 
 
 @router.post("/tickets/{ticket_id}/update")
 async def update_ticket_form(
-    request: Request, ticket_id: int, session: DB, user: CurrentUser
+    request: Request, ticket_id: Id, session: DB, user: CurrentUser
 ) -> Response:
     """Changes the fields present in the form (a status button sends only `status`)."""
     ticket = await service.access_ticket(session, user, ticket_id)
@@ -323,9 +324,7 @@ async def update_ticket_form(
 
 
 @router.post("/tickets/{ticket_id}/comments")
-async def comment_form(
-    request: Request, ticket_id: int, session: DB, user: CurrentUser
-) -> Response:
+async def comment_form(request: Request, ticket_id: Id, session: DB, user: CurrentUser) -> Response:
     ticket = await service.access_ticket(session, user, ticket_id)
     raw = await request.form()
     try:

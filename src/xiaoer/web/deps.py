@@ -24,7 +24,6 @@ from xiaoer.errors import Forbidden, Unauthorized
 from xiaoer.web import clientip
 
 SESSION_COOKIE = "xiaoer_session"
-SESSION_MAX_AGE = 12 * 3600
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -68,7 +67,8 @@ def read_session_cookie(request: Request) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
-        data = _serializer(request).loads(raw, max_age=SESSION_MAX_AGE)
+        max_age = int(request.app.state.settings.session_max_hours * 3600)
+        data = _serializer(request).loads(raw, max_age=max_age)
     except BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
@@ -139,7 +139,7 @@ async def login_in_progress(request: Request, session: DB) -> tuple[UserSession,
 
 async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
-        raise Unauthorized("login required")
+        raise Unauthorized("login required", key="login_required")
     return user
 
 
@@ -149,7 +149,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def require_role(*roles: Role) -> Any:
     async def check(user: CurrentUser) -> User:
         if user.role not in roles:
-            raise Forbidden("your role may not do this")
+            raise Forbidden("your role may not do this", key="role_forbidden")
         return user
 
     return Depends(check)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from xiaoer import jobs
 from xiaoer.auth.service import shop_timezone
+from xiaoer.bounds import Id
 from xiaoer.errors import NotFound
 from xiaoer.web.deps import DB, Admin
 from xiaoer.web.templating import render
@@ -91,7 +92,7 @@ async def jobs_api(session: DB, user: Admin) -> JobsOverview:
 
 
 @router.post("/api/v1/admin/jobs/{job_id}/retry", tags=["jobs"])
-async def retry_job(job_id: int, session: DB, user: Admin) -> dict[str, Any]:
+async def retry_job(job_id: Id, session: DB, user: Admin) -> dict[str, Any]:
     """Queue a dead job again with a fresh set of attempts."""
     row = await access_dead_job(session, user.shop_id, job_id)
     await jobs.retry_dead(session, job_id=row.id)

@@ -50,6 +50,8 @@ def render(
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
-    if request.query_params.get("lang") == locale:
+    # Pinning the shown language in the cookie lets the page's API calls and sockets answer
+    # errors in the same language.
+    if request.query_params.get("lang") == locale or request.cookies.get(LANG_COOKIE) != locale:
         response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax")
     return response

@@ -698,6 +698,10 @@ class _TextOnly:
     async def close(self, code: int = 1000) -> None:
         await self._websocket.close(code=code)
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (app, url, headers, query_params …) is the socket's own.
+        return getattr(self._websocket, name)
+
 
 @router.websocket("/ws/chat/{shop_slug}")
 async def customer_socket(websocket: WebSocket, shop_slug: str) -> None:

@@ -1,7 +1,7 @@
 """shopper verification: verified visitor sessions, one-time codes, per-shop identity secrets
 
 Revision ID: 0005
-Revises: 0007 (re-chained after merging main; the brief gave 0002)
+Revises: 0003b (re-chained after merging main; the brief gave 0002)
 Create Date: 2026-12-07 22:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import xiaoer.db
 
 revision: str = "0005"
-down_revision: str | None = "0007"
+down_revision: str | None = "0003b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -280,7 +280,8 @@
   function connect() {
     setStatus(retry ? "widget.offline" : "widget.connecting");
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    ws = new WebSocket(scheme + location.host + "/ws/chat/" + encodeURIComponent(shop));
+    ws = new WebSocket(scheme + location.host + "/ws/chat/" + encodeURIComponent(shop) +
+      "?lang=" + encodeURIComponent(boot.locale || ""));
     ws.onopen = function () {
       ws.send(helloFrame());
     };

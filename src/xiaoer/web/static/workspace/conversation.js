@@ -140,7 +140,7 @@ export function renderHeader() {
     h("span", { class: "stars", "aria-hidden": "true" }, "★".repeat(stars), h("span", { class: "off" }, "★".repeat(5 - stars))),
     " ", t("rating", { n: stars }),
     c.rating.comment ? h("span", { class: "ws-rating-comment" }, `“${c.rating.comment}”`) : null,
-  ] : []));
+  ].filter((part) => part !== null) : []));  // replaceChildren would print a null as "null"
 
   const closed = c.status === "closed";
   $("#ws-head-accept").hidden = c.status !== "queued";
