@@ -5,7 +5,12 @@ from xiaoer.auth.models import RecoveryCode, User, UserSession
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce.models import Order, Shipment, TrackingEvent
 from xiaoer.conversations.models import Conversation, ConversationRead, Message
-from xiaoer.customers.models import Customer, VisitorIdentity
+from xiaoer.customers.models import (
+    ChatIdentitySecret,
+    Customer,
+    VerificationCode,
+    VisitorIdentity,
+)
 from xiaoer.db import Base
 from xiaoer.insights.models import QuestionClusterSnapshot
 from xiaoer.jobs import Job
@@ -27,6 +32,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BotDecision",
+    "ChatIdentitySecret",
     "Conversation",
     "ConversationRead",
     "Customer",
@@ -51,5 +57,6 @@ __all__ = [
     "TrackingEvent",
     "User",
     "UserSession",
+    "VerificationCode",
     "VisitorIdentity",
 ]

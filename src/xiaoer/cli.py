@@ -91,10 +91,18 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from xiaoer.app import create_app
+    from xiaoer.conversations.schemas import MAX_FRAME_BYTES
     from xiaoer.logs import configure_logging
 
     configure_logging(json_logs=settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # Oversized frames are refused by the protocol layer before they are buffered whole.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws_max_size=MAX_FRAME_BYTES,
+    )
 
 
 @app.command()

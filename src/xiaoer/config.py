@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs), JSON list in env.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Shopper verification in the chat widget (docs/subsystems/chat-protocol.md).
+    verified_session_hours: float = 24.0
+    verification_code_minutes: float = 10.0
+    verification_code_attempts: int = 5
+    # One-time codes by e-mail go through this SMTP server; without `smtp_host` e-mail codes
+    # are unavailable.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "xiaoer@localhost"
+    smtp_starttls: bool = True
+    # "console" logs SMS codes (development only); "none" turns SMS codes off. Unset means
+    # console outside production and none in production.
+    sms_provider: Literal["console", "none"] | None = None
     jobs_in_process: bool = Field(
         default=True, description="run the jobs worker inside `xiaoer serve` (off: `xiaoer worker`)"
     )
@@ -136,6 +151,8 @@ class Settings(BaseSettings):
             raise ValueError("XIAOER_PASSWORD_HASHING other than argon2id is for tests only")
         if self.env != "production":
             return self
+        if self.sms_provider == "console":
+            raise ValueError("the console SMS provider only logs codes: not in production")
         if self.bench_echo:
             raise ValueError("XIAOER_BENCH_ECHO is for benchmarks, not production")
         problem = secret_key_problem(self.secret_key)

@@ -34,8 +34,16 @@ def served_chat(
     with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
         token = hello(ws, token)["visitor_token"]
         if identify:
-            ws.send_json({"type": "identify", "phone": demo_shop.sample_customer_phone})
-            frames_until(ws, "identified")
+            # The sample customer proves who they are: an order number and the phone's last digits.
+            ws.send_json(
+                {
+                    "type": "verify",
+                    "method": "order",
+                    "order_no": next(iter(demo_shop.sample_order_nos.values())),
+                    "phone_last4": demo_shop.sample_customer_phone[-4:],
+                }
+            )
+            frames_until(ws, "verified")
         cid = str(uuid.uuid4())
         ws.send_json(
             {"type": "message", "client_msg_id": cid, "body": "我要找人工客服", "handoff": True}

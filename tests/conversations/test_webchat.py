@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from tests.conversations.chat import frames_until, hello, say
@@ -17,6 +18,17 @@ def test_widget_page_is_chinese_by_default_and_english_on_request(app_client, de
     assert 'name="viewport"' in zh.text
     en = app_client.get(f"/chat/{demo_shop.slug}?lang=en")
     assert "Talk to a human" in en.text
+
+
+def test_every_verification_field_has_a_label_in_both_languages(app_client, demo_shop):
+    for lang, title in (("zh-CN", "收件手机号后四位"), ("en", "Last 4 digits")):
+        page = app_client.get(f"/chat/{demo_shop.slug}?lang={lang}").text
+        panel = page[page.index('id="xw-identify"') : page.index("</details>")]
+        ids = re.findall(r'<(?:input|select)[^>]*\bid="([^"]+)"', panel)
+        assert len(ids) == 5
+        for field_id in ids:
+            assert f'<label for="{field_id}">' in panel, field_id
+        assert title in panel
 
 
 def test_widget_page_for_unknown_shop_is_404(app_client):
@@ -113,6 +125,12 @@ BAD_FRAMES = [
     ('{"type": "message", "body": "hi"}', "invalid"),
     ('{"type": "rating", "rating": 9}', "invalid"),
     ('{"type": "identify"}', "invalid"),
+    ('{"type": "verify", "method": "order", "order_no": "XE1"}', "invalid"),
+    ('{"type": "verify_request", "channel": "fax", "target": "1"}', "invalid"),
+    ('{"type": "verify_request", "channel": "sms", "target": "not a phone"}', "invalid_input"),
+    ('{"a": ' * 40 + "1" + "}" * 40, "malformed"),
+    ("[" * 100_000 + "]" * 100_000, "frame_too_large"),
+    ('{"type": "message", "x": ' + "[" * 30_000 + "]" * 30_000 + "}", "malformed"),
     ('{"type": "hello", "last_message_id": -1}', "invalid"),
 ]
 
@@ -189,42 +207,45 @@ def test_second_customer_in_queue_is_told_one_person_is_ahead(app_client, demo_s
     ]
 
 
-def test_identify_with_phone_links_the_visitor_and_unknown_order_is_an_error_frame(
-    app_client, demo_shop, sync_engine
-):
+def test_bare_identify_claims_are_refused_and_write_nothing(app_client, demo_shop, sync_engine):
     with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
         hello(ws)
         say(ws, "你好")
-        ws.send_json({"type": "identify", "order_no": "NO-SUCH-ORDER"})
-        assert frames_until(ws, "error")[-1]["code"] == "not_found"
         ws.send_json({"type": "identify", "phone": "+86 139-1234-5678"})
-        identified = frames_until(ws, "identified")[-1]
-    assert identified["customer_name"]
+        assert frames_until(ws, "error")[-1]["code"] == "verification_required"
     found = rows(
         sync_engine,
         "select id from customer where shop_id = :s and phone = '13912345678'",
         s=demo_shop.shop_id,
     )
-    assert len(found) == 1
+    assert found == []
 
 
-def test_identify_by_order_number_links_the_conversation_to_the_order(
+def test_order_number_with_phone_digits_links_the_conversation_to_the_order(
     app_client, demo_shop, sync_engine
 ):
     order = rows(
         sync_engine,
-        "select o.id, o.order_no, o.customer_id from shop_order o where o.shop_id = :s "
-        "order by o.id limit 1",
+        "select o.id, o.order_no, o.customer_id, c.phone from shop_order o "
+        "join customer c on c.id = o.customer_id where o.shop_id = :s order by o.id limit 1",
         s=demo_shop.shop_id,
     )
     assert order, "the demo seed has orders"
-    order_id, order_no, customer_id = order[0]
+    order_id, order_no, customer_id, phone = order[0]
     with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
         hello(ws)
         ack = say(ws, "你好")
-        ws.send_json({"type": "identify", "order_no": order_no.lower()})
-        identified = frames_until(ws, "identified")[-1]
-    assert identified["order_no"] == order_no
+        ws.send_json(
+            {
+                "type": "verify",
+                "method": "order",
+                "order_no": order_no.lower(),
+                "phone_last4": phone[-4:],
+            }
+        )
+        verified = frames_until(ws, "verified")[-1]
+    assert verified["method"] == "order"
+    assert verified["customer_name"]
     conv = rows(
         sync_engine,
         "select c.customer_id, c.order_id from conversation c join message m "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 
@@ -52,6 +53,11 @@ def test_demo_orders_cover_every_status_with_unique_numbers(demo_shop, sync_engi
     numbers = [r.order_no for r in rows]
     assert len(set(numbers)) == len(numbers)
     assert all(re.fullmatch(r"XE\d{14}", n) for n in numbers)
+    # Not a sequence: the last eight digits are spread over their whole range, so knowing one
+    # order number says nothing about the next.
+    suffixes = sorted(int(n[-8:]) for n in numbers)
+    assert suffixes[-1] - suffixes[0] > 10**7
+    assert sum(1 for a, b in itertools.pairwise(suffixes) if b - a == 1) <= 1
     assert all(r.amount_cents > 0 and r.address for r in rows)
     for r in rows:
         if r.status in ("return_requested", "refunded"):

@@ -46,6 +46,25 @@ def test_customer_bot_agent_ticket_and_rating(
     widget.on("pageerror", lambda exc: errors.append(str(exc)))
     widget.set_default_timeout(15_000)
     widget.goto(f"{server}/chat/{demo_shop.slug}")
+    # Not yet verified: the bot tells nothing about the order and asks the shopper to verify.
+    widget.get_by_test_id("widget-input").fill(f"我的订单{order_no}到哪了")
+    widget.get_by_test_id("widget-send").click()
+    # The first answer waits for the shop's bot model to load.
+    asked = widget.locator(".xw-msg.xw-bot").filter(has_text="验证身份")
+    expect(asked).to_be_visible(timeout=30_000)
+    expect(widget.get_by_test_id("widget-log")).not_to_contain_text(facts["tracking_no"])
+    # The verification panel: a wrong digit is refused in place, the right ones verify.
+    widget.get_by_test_id("widget-identify").locator("summary").click()
+    widget.get_by_label("订单号", exact=True).fill(order_no.lower())
+    last4 = demo_shop.sample_customer_phone[-4:]
+    wrong = f"{(int(last4[0]) + 1) % 10}{last4[1:]}"
+    widget.get_by_label("收件手机号后四位").fill(wrong)
+    widget.get_by_test_id("verify-order-submit").click()
+    expect(widget.get_by_test_id("verify-message")).to_contain_text("验证未通过")
+    widget.get_by_label("收件手机号后四位").fill(last4)
+    widget.get_by_test_id("verify-order-submit").click()
+    expect(widget.get_by_test_id("widget-banner")).to_contain_text("已验证")
+    widget.screenshot(path=str(ARTIFACTS / "loop-widget-verified.png"))
     widget.get_by_test_id("widget-input").fill(f"我的订单{order_no}到哪了")
     widget.get_by_test_id("widget-send").click()
     bot_reply = widget.locator(".xw-msg.xw-bot").filter(has_text=facts["carrier"]).last

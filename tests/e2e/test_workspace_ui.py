@@ -142,9 +142,10 @@ class Customer:
         ack = self.until(lambda f: f["type"] == "ack" and f["client_msg_id"] == cid)
         return int(ack["message_id"])
 
-    def identify(self, phone: str) -> None:
-        self.send(type="identify", phone=phone)
-        self.until(lambda f: f["type"] == "identified")
+    def verify(self, order_no: str, phone: str) -> None:
+        """Proves to be the order's customer: its number and the phone's last four digits."""
+        self.send(type="verify", method="order", order_no=order_no, phone_last4=phone[-4:])
+        self.until(lambda f: f["type"] == "verified")
 
 
 @pytest.fixture
@@ -165,7 +166,9 @@ def queued_customer(
     `identify` is off), with the conversation's id."""
     customer = customers(demo_shop.slug)
     if identify:
-        customer.identify(demo_shop.sample_customer_phone)
+        customer.verify(
+            next(iter(demo_shop.sample_order_nos.values())), demo_shop.sample_customer_phone
+        )
     customer.say("你好，我要找人工客服", handoff=True)
     customer.until(
         lambda f: (

@@ -26,7 +26,7 @@ LIBRARY = [
 
 def test_search_ranks_the_right_script_first_with_order_number() -> None:
     m = ScriptMatcher.build(LIBRARY)
-    res = m.search("我的订单XE20261123000123到哪了？", k=3)
+    res = m.search("我的订单XE20261123583907到哪了？", k=3)
     assert len(res) == 3
     assert isinstance(res[0], ScriptMatch)
     assert res[0].script_id == "where"

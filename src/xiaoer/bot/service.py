@@ -32,6 +32,11 @@ from xiaoer.nlp import Emotion, Entity, detect_emotion, extract_entities, normal
 
 log = structlog.get_logger(__name__)
 
+# Which orders the bot may read for an answer: any of the shop's (staff previews, agents'
+# suggestions), only the customer's own (a verified shopper), none (a shopper who has not
+# proved who they are: order answers ask them to verify instead).
+OrderAccess = Literal["any", "own", "none"]
+
 HandoffReason = Literal[
     "customer_request", "low_confidence", "negative_emotion", "unanswered_turns"
 ]
@@ -45,6 +50,10 @@ NOT_UNDERSTOOD = "没太明白您的意思，您可以换个说法，或者输�
 ASK_ORDER_NO = "亲，麻烦您提供一下订单号（以 XE 开头的 16 位编号），我马上帮您查询~"
 ORDER_NOT_FOUND = (
     "亲，没有查到订单 {number}，麻烦您核对一下订单号（以 XE 开头的 16 位编号）再发给我~"
+)
+ASK_VERIFY = (
+    "亲，为了保护您的订单和个人信息，查询前请先点击上方『验证身份』完成验证"
+    "（订单号 + 收件手机号后四位，或验证码），验证后我马上帮您查询~"
 )
 HANDOFF_TEXT = {
     "customer_request": "好的，正在为您转接人工客服，请稍候~",
@@ -79,6 +88,7 @@ class BotResult:
     handoff: bool = False
     handoff_reason: HandoffReason | None = None
     needs_order: bool = False
+    needs_verification: bool = False
     script_title: str | None = None
     order_id: int | None = None
     channel: str = "im"
@@ -176,13 +186,24 @@ class _OrderLookup:
 
 
 async def _find_order(
-    session: AsyncSession, *, shop_id: int, entities: list[Entity], customer_id: int | None
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    entities: list[Entity],
+    customer_id: int | None,
+    own_only: bool = False,
 ) -> _OrderLookup:
+    """With `own_only`, another customer's order named in the message is answered exactly
+    like a number that does not exist."""
     named = None
+
+    def mine(order: Order | None) -> bool:
+        return order is not None and (not own_only or order.customer_id == customer_id)
+
     for entity in entities:
         if entity.type == "order_no":
             order = await commerce.find_order(session, shop_id=shop_id, order_no=str(entity.value))
-            if order is not None:
+            if mine(order):
                 return _OrderLookup(order, None)
             named = named or entity.text
     for entity in entities:
@@ -190,7 +211,7 @@ async def _find_order(
             shipment = await commerce.find_shipment_by_tracking(
                 session, shop_id=shop_id, tracking_no=str(entity.value)
             )
-            if shipment is not None:
+            if shipment is not None and mine(shipment.order):
                 return _OrderLookup(shipment.order, None)
             named = named or entity.text
     if named is None and customer_id is not None:
@@ -222,11 +243,18 @@ async def _fill(
     entities: list[Entity],
     customer: Customer | None,
     order: Order | None = None,
+    order_access: OrderAccess = "any",
 ) -> tuple[dict[str, str], bool, str | None, int | None]:
     """(values, order_missing, unmatched number, order id) for the template's variables."""
-    values = {"customer_name": (customer.name if customer is not None else "") or "亲"}
+    if order_access == "none":
+        # Not even the name of an unverified visitor's own record is worth showing.
+        values = {"customer_name": "亲"}
+    else:
+        values = {"customer_name": (customer.name if customer is not None else "") or "亲"}
     if not any(v in commerce.ORDER_VARIABLES for v in template_variables(template)):
         return values, False, None, None
+    if order_access == "none":
+        raise _VerificationNeeded
     named = None
     if order is None:
         lookup = await _find_order(
@@ -234,6 +262,7 @@ async def _fill(
             shop_id=shop_id,
             entities=entities,
             customer_id=customer.id if customer is not None else None,
+            own_only=order_access == "own",
         )
         order, named = lookup.order, lookup.named
     if order is None:
@@ -241,6 +270,10 @@ async def _fill(
     tz = await _shop_timezone(session, shop_id)
     values.update(commerce.order_variables(order, tz))
     return values, False, None, order.id
+
+
+class _VerificationNeeded(Exception):
+    pass
 
 
 def _allowed(
@@ -268,9 +301,11 @@ async def decide(
     unanswered_turns: int = 0,
     max_unanswered_turns: int = DEFAULT_UNANSWERED_TURNS,
     channel: str = "im",
+    order_access: OrderAccess = "any",
 ) -> BotResult:
     """The bot's decision for `text`; reads only (orders, the customer, the script library).
-    Scripts whose trigger conditions exclude this customer, channel or emotion are skipped."""
+    Scripts whose trigger conditions exclude this customer, channel or emotion are skipped.
+    `order_access` says whose orders may fill an answer (see `OrderAccess`)."""
     entities = extract_entities(text)
     emotion = detect_emotion(text)
     result = BotResult(
@@ -318,9 +353,20 @@ async def decide(
     result.intent = script.category or script.title
     variant, template = script.choose(channel, customer_id)
     result.variant = variant
-    values, order_missing, named, order_id = await _fill(
-        session, shop_id=shop_id, template=template, entities=entities, customer=customer
-    )
+    try:
+        values, order_missing, named, order_id = await _fill(
+            session,
+            shop_id=shop_id,
+            template=template,
+            entities=entities,
+            customer=customer,
+            order_access=order_access,
+        )
+    except _VerificationNeeded:
+        result.needs_order = True
+        result.needs_verification = True
+        result.answer = ASK_VERIFY
+        return result
     result.order_id = order_id
     if order_missing:
         result.needs_order = True

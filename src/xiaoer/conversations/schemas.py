@@ -33,6 +33,9 @@ class MessageFrame(_Frame):
 
 
 class IdentifyFrame(_Frame):
+    """Withdrawn: a bare claim of a phone or order number proves nothing. Answered with
+    `verification_required`; kept so old widgets get that answer instead of `unknown_type`."""
+
     type: Literal["identify"]
     phone: str | None = Field(default=None, max_length=40)
     order_no: str | None = Field(default=None, max_length=40)
@@ -42,6 +45,34 @@ class IdentifyFrame(_Frame):
         if not (self.phone or "").strip() and not (self.order_no or "").strip():
             raise ValueError("give a phone number or an order number")
         return self
+
+
+class VerifyFrame(_Frame):
+    """A proof of identity: the merchant's signed token, an order number with the last four
+    digits of the recipient's phone, or the one-time code sent by `verify_request`."""
+
+    type: Literal["verify"]
+    method: Literal["token", "order", "code"]
+    token: str | None = Field(default=None, max_length=400)
+    order_no: str | None = Field(default=None, max_length=40)
+    phone_last4: str | None = Field(default=None, max_length=8)
+    code: str | None = Field(default=None, max_length=12)
+
+    @model_validator(mode="after")
+    def _fields_for_method(self) -> VerifyFrame:
+        needed = {"token": ("token",), "order": ("order_no", "phone_last4"), "code": ("code",)}
+        for name in needed[self.method]:
+            if not (getattr(self, name) or "").strip():
+                raise ValueError(f"{name} is required for method {self.method}")
+        return self
+
+
+class CodeRequestFrame(_Frame):
+    """Asks for a one-time code by SMS to a phone number or by e-mail."""
+
+    type: Literal["verify_request"]
+    channel: Literal["sms", "email"]
+    target: str = Field(min_length=1, max_length=200)
 
 
 class TypingFrame(_Frame):
@@ -55,10 +86,28 @@ class RatingFrame(_Frame):
 
 
 CustomerFrame = Annotated[
-    HelloFrame | MessageFrame | IdentifyFrame | TypingFrame | RatingFrame,
+    HelloFrame
+    | MessageFrame
+    | IdentifyFrame
+    | VerifyFrame
+    | CodeRequestFrame
+    | TypingFrame
+    | RatingFrame,
     Field(discriminator="type"),
 ]
-CUSTOMER_FRAME_TYPES = ("hello", "message", "identify", "typing", "rating")
+CUSTOMER_FRAME_TYPES = (
+    "hello",
+    "message",
+    "identify",
+    "verify",
+    "verify_request",
+    "typing",
+    "rating",
+)
+# Frames larger than this are refused before they are read (uvicorn's `ws_max_size` for
+# `xiaoer serve`) and again by the frame parser; nesting deeper than this is `malformed`.
+MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_DEPTH = 16
 
 
 class WatchFrame(_Frame):

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -242,6 +242,9 @@ class CustomerMessagePlan:
     conversation: Conversation | None = None  # the open conversation, if any
     decision: Any = None  # the bot's decision, made for `turns` unanswered turns
     turns: int = 0
+    # Whose orders the bot may answer from: "own" for a known customer, "none" for a widget
+    # visitor who has not verified (bot.service.OrderAccess).
+    order_access: Literal["any", "own", "none"] = "own"
 
 
 async def prepare_customer_message(
@@ -254,6 +257,7 @@ async def prepare_customer_message(
     bot_registry: Any,
     wants_human: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
+    order_access: Literal["any", "own", "none"] = "own",
 ) -> CustomerMessagePlan:
     """The reading half of `post_customer_message`: validation, the resend check and the bot's
     decision. It writes nothing, so on SQLite it can run while another unit holds the writer."""
@@ -264,6 +268,7 @@ async def prepare_customer_message(
         text=check_body(body, max_chars),
         wants_human=wants_human,
         bot_registry=bot_registry,
+        order_access=order_access,
     )
     plan.existing = await _existing_customer_message(
         session, shop_id=shop_id, customer_id=customer_id, client_msg_id=client_msg_id
@@ -289,6 +294,7 @@ async def _decide(session: AsyncSession, plan: CustomerMessagePlan, turns: int) 
         text=plan.text,
         customer_id=plan.customer_id,
         unanswered_turns=turns,
+        order_access=plan.order_access,
     )
 
 
@@ -494,6 +500,35 @@ async def link_customer(
     if order_id is not None:
         conversation.order_id = order_id
     queue_summary(session, conversation, None)
+
+
+async def move_customer_conversations(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    from_customer_id: int,
+    to_customer_id: int,
+    order_id: int | None = None,
+) -> list[int]:
+    """After a visitor verified: what they wrote on their anonymous record becomes the
+    verified customer's (agents see the link from now on). Returns the conversation ids."""
+    moved = list(
+        await session.scalars(
+            select(Conversation).where(
+                Conversation.shop_id == shop_id, Conversation.customer_id == from_customer_id
+            )
+        )
+    )
+    for conversation in moved:
+        open_ = conversation.status != ConversationStatus.closed
+        await link_customer(
+            session,
+            conversation,
+            customer_id=to_customer_id,
+            order_id=order_id if open_ and conversation.order_id is None else None,
+        )
+    await session.flush()
+    return [c.id for c in moved]
 
 
 # --- the staff side ----------------------------------------------------------------------------

@@ -1,20 +1,67 @@
-"""Customer 360° JSON for staff: `GET /api/v1/customers/{id}`."""
+"""Customer 360° JSON for staff: `GET /api/v1/customers/{id}`; the shop's chat identity
+secret for admins: `GET /api/v1/customers/identity-secret`, `POST .../identity-secret/rotate`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from xiaoer.audit import service as audit
 from xiaoer.auth.service import shop_timezone
 from xiaoer.bounds import Id
 from xiaoer.commerce.schemas import OrderRead
-from xiaoer.customers import service
-from xiaoer.web.deps import DB, CurrentUser
+from xiaoer.customers import service, verification
+from xiaoer.web.deps import DB, Admin, CurrentUser, user_actor
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+
+
+class IdentitySecretRead(BaseModel):
+    """The key the merchant's site signs shopper identity tokens with
+    (docs/subsystems/chat-protocol.md, "Verifying the shopper")."""
+
+    secret: str
+    created_at: dt.datetime
+    rotated_at: dt.datetime | None
+
+
+def _secret_read(row: Any) -> IdentitySecretRead:
+    return IdentitySecretRead(
+        secret=row.secret, created_at=row.created_at, rotated_at=row.rotated_at
+    )
+
+
+# Declared before `/{customer_id}` so the path is not taken for a customer id.
+@router.get("/identity-secret", responses={403: {"description": "not an admin"}})
+async def get_identity_secret(request: Request, session: DB, user: Admin) -> IdentitySecretRead:
+    """Admins only; every read is audited (the secret lets its holder sign in any shopper)."""
+    row = await verification.identity_secret(session, shop_id=user.shop_id)
+    await audit.record(
+        session,
+        actor=user_actor(request, user),
+        action="chat_secret.viewed",
+        entity_type="shop",
+        entity_id=user.shop_id,
+    )
+    return _secret_read(row)
+
+
+@router.post("/identity-secret/rotate", responses={403: {"description": "not an admin"}})
+async def rotate_identity_secret(request: Request, session: DB, user: Admin) -> IdentitySecretRead:
+    """A new secret at once: tokens signed with the old one stop verifying."""
+    row = await verification.rotate_identity_secret(session, shop_id=user.shop_id)
+    await audit.record(
+        session,
+        actor=user_actor(request, user),
+        action="chat_secret.rotated",
+        entity_type="shop",
+        entity_id=user.shop_id,
+        after={"rotated_at": row.rotated_at.isoformat() if row.rotated_at else None},
+    )
+    return _secret_read(row)
 
 
 class CustomerProfile(BaseModel):

@@ -1,8 +1,8 @@
-"""Customer records: web-chat visitors, identifying them by phone or order number.
+"""Customer records: web-chat visitors and the staff's customer 360° view. How a visitor
+proves which customer they are is `customers.verification`.
 
 Public functions:
 - `get_or_create_visitor(session, *, shop_id, token)` -> the visitor identity (new token if unknown)
-- `identify_visitor(session, *, visitor, phone=None, order_no=None)` -> `Identification`
 - `get_customer(session, *, shop_id, customer_id)`, `customer_brief(customer)`, `mask_name(name)`
 """
 
@@ -16,21 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.commerce.models import Order
 from xiaoer.customers.models import Customer, VisitorIdentity
 from xiaoer.errors import InvalidInput, NotFound
 
 VISITOR_NAME_PREFIX = "访客"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _PHONE_JUNK = re.compile(r"[\s\-()（）]")
-
-
-@dataclass(frozen=True)
-class Identification:
-    customer: Customer
-    order: Order | None
-    # True when the visitor now belongs to a different (existing) customer record.
-    switched: bool
 
 
 def normalize_phone(raw: str) -> str:
@@ -86,65 +77,6 @@ async def get_or_create_visitor(
     session.add(visitor)
     await session.flush()
     return visitor
-
-
-async def _customer_by_phone(session: AsyncSession, shop_id: int, phone: str) -> Customer | None:
-    return await session.scalar(
-        select(Customer).where(Customer.shop_id == shop_id, Customer.phone == phone)
-    )
-
-
-async def identify_visitor(
-    session: AsyncSession,
-    *,
-    visitor: VisitorIdentity,
-    phone: str | None = None,
-    order_no: str | None = None,
-) -> Identification:
-    """Links the visitor to the customer owning `phone` or `order_no`.
-
-    An order number must exist in the shop (NotFound otherwise). An unknown phone number is
-    recorded on the visitor's own anonymous record, which then is that customer from now on.
-    """
-    shop_id = visitor.shop_id
-    current = await session.get(Customer, visitor.customer_id)
-    assert current is not None
-    order: Order | None = None
-    if order_no is not None:
-        order_no = order_no.strip()
-        if not order_no:
-            raise InvalidInput("order number is required", key="order_no_required")
-        # Customers type order numbers in any case; stored ones are usually upper case.
-        order = await session.scalar(
-            select(Order)
-            .where(Order.shop_id == shop_id, Order.order_no.in_({order_no, order_no.upper()}))
-            .limit(1)
-        )
-        if order is None:
-            raise NotFound("no order with this number", key="order_not_found")
-        target = await session.get(Customer, order.customer_id)
-        assert target is not None
-    elif phone is not None:
-        normalized = normalize_phone(phone)
-        found = await _customer_by_phone(session, shop_id, normalized)
-        # A concurrent identification claiming the same phone first makes the flush fail on
-        # the (shop_id, phone) unique key; the caller retries the whole frame and finds it.
-        if found is None and current.phone is None:
-            current.phone = normalized
-            await session.flush()
-            found = current
-        if found is None:
-            found = Customer(shop_id=shop_id, name=f"{VISITOR_NAME_PREFIX}{normalized[-4:]}")
-            found.phone = normalized
-            found.tags = []
-            session.add(found)
-            await session.flush()
-        target = found
-    else:
-        raise InvalidInput("give a phone number or an order number")
-    switched = target.id != current.id
-    visitor.customer_id = target.id
-    return Identification(customer=target, order=order, switched=switched)
 
 
 # ---- staff reads: the customer 360° view (API, workspace side panel, customer page) ----------

@@ -1,18 +1,19 @@
 """Seed the demo shop 小二优选旗舰店: staff, customers, orders, shipments, the script library
 and (with `history`) two weeks of past conversations from `xiaoer.demo.history`.
 
-Content is deterministic for a given slug (seeded random). Order numbers are `XE` + 14 digits:
-the order date (YYMMDD), four digits derived from the slug (so seeded test shops rarely share
-numbers) and a per-shop sequence. Rows go in with bulk inserts: the shop itself takes well under
-a second apart from hashing the five staff passwords; the history runs the real bot over its
-messages and takes a few seconds.
+Content is deterministic for a given slug (seeded random), except order numbers: `XE` + 14
+digits, the order date (YYMMDD) and eight digits from the system's random source, unique in the
+shop. They must not count up or follow from the slug: an order number with the last four digits
+of the recipient's phone is one way a shopper proves who they are in the chat. Rows go in with
+bulk inserts: the shop itself takes well under a second apart from hashing the five staff
+passwords; the history runs the real bot over its messages and takes a few seconds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -115,8 +116,12 @@ def tracking_number(carrier: str, rng: random.Random) -> str:
     return rng.choice(["43", "46", "31"]) + digits(rng.choice([11, 13]))  # 韵达快递
 
 
-def _slug_digits(slug: str) -> str:
-    return str(int(hashlib.sha256(slug.encode()).hexdigest(), 16) % 10_000).zfill(4)
+def _order_no(day: str, taken: set[str]) -> str:
+    while True:
+        number = f"XE{day}{secrets.randbelow(10**8):08d}"
+        if number not in taken:
+            taken.add(number)
+            return number
 
 
 def _phone(rng: random.Random, taken: set[str]) -> str:
@@ -300,10 +305,10 @@ async def seed_demo_shop(
         created = now - dt.timedelta(hours=rng.uniform(lo, hi))
         drafts.append((created, cust_idx, status))
     drafts.sort(key=lambda d: d[0])
-    slug_digits = _slug_digits(slug)
+    taken_numbers: set[str] = set()
     order_rows: list[dict[str, Any]] = []
     extras = []  # per order: (status, destination city, created, customer index)
-    for seq, (created, cust_idx, status) in enumerate(drafts, start=1):
+    for created, cust_idx, status in drafts:
         items, amount = _items(rng)
         address, city = _address(rng)
         day = created.astimezone(SHOP_TZ).strftime("%y%m%d")
@@ -316,11 +321,12 @@ async def seed_demo_shop(
         elif status == "refunded":
             refund_status = "succeeded"
             refund_amount = amount if rng.random() < 0.8 else amount // 2
+        order_no = _order_no(day, taken_numbers)
         order_rows.append(
             {
                 "shop_id": shop.id,
                 "customer_id": customer_ids[cust_idx],
-                "order_no": f"XE{day}{slug_digits}{seq:04d}",
+                "order_no": order_no,
                 "items": items,
                 "amount_cents": amount,
                 "status": status,

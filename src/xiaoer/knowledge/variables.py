@@ -39,7 +39,7 @@ class Variable:
 
 
 _TYPES: dict[str, tuple[VariableType, str]] = {
-    "order_no": ("text", "XE20260312001"),
+    "order_no": ("text", "XE26031248305716"),
     "carrier": ("text", "顺丰速运"),
     "tracking_no": ("text", "SF1234567890123"),
     "shipment_status": ("enum", "运输中"),

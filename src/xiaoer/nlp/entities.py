@@ -471,7 +471,7 @@ def extract_entities(
     `order_patterns`: regular expressions for the shop's order numbers (case-insensitive, matched
     on the width-folded text between non-alphanumerics; the value drops spaces and dashes). They
     replace the default, which covers 12–20 digit Taobao/JD numbers and up to four letters
-    followed by 10–20 digits ("XE20261123000123"). A number is a tracking number instead when it
+    followed by 10–20 digits ("XE20261123583907"). A number is a tracking number instead when it
     follows a waybill word (快递单号, 运单号 …) or a carrier name, or has a carrier's own shape
     (SF…, JD…, EMS E?…CN). `today` anchors relative dates (default: the local date).
     """

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from xiaoer.bounds import INT64_MAX
 from xiaoer.conversations import service as conversations
 from xiaoer.customers import service as customers
+from xiaoer.customers import verification
 from xiaoer.customers.models import VisitorIdentity
 from xiaoer.errors import InvalidInput, NotFound
 from xiaoer.surveys import service as surveys
@@ -39,8 +40,10 @@ async def rate_conversation(session: DB, shop_slug: str, body: RatingIn) -> dict
     )
     if visitor is None:
         raise NotFound("unknown visitor")
+    # During a verified session the visitor's conversation is the verified customer's.
+    customer_id = verification.verified_customer_id(visitor) or visitor.customer_id
     conversation = await conversations.latest_conversation(
-        session, shop_id=shop.id, customer_id=visitor.customer_id
+        session, shop_id=shop.id, customer_id=customer_id
     )
     if conversation is None:
         raise NotFound("no conversation to rate")

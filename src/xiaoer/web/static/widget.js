@@ -28,6 +28,8 @@
   var typingTimer = null;
   var lastTypingSent = 0;
   var rating = 0;
+  var verifying = false; // a verify frame is out: its error belongs to the verification panel
+  var VERIFY_ERRORS = ["verification_failed", "rate_limited", "code_unavailable", "invalid_email", "invalid_input", "invalid"];
 
   function t(key, params) {
     var text = S[key] || key;
@@ -216,6 +218,10 @@
       setStatus("widget.online");
       if (f.status !== "queued") showBanner("");
       flushOutbox();
+      if (identityToken && f.visitor_token) {
+        send({ type: "verify", method: "token", token: identityToken });
+        identityToken = null;
+      }
     },
     ack: acked,
     "message.created": function (f) {
@@ -231,10 +237,20 @@
         typingEl.hidden = true;
       }, 4000);
     },
-    identified: function (f) {
-      var el = document.getElementById("xw-identify");
-      el.open = false;
-      showBanner(t("widget.identified", { name: f.customer_name + (f.order_no ? " · " + f.order_no : "") }));
+    code_sent: function (f) {
+      verifyMessage(t("widget.code_sent", { target: f.target, minutes: Math.round(f.expires_in / 60) }));
+      document.getElementById("xw-code-form").hidden = false;
+      document.getElementById("xw-code").focus();
+    },
+    verified: function (f) {
+      verifying = false;
+      verifyMessage("");
+      document.getElementById("xw-identify").open = false;
+      document.getElementById("xw-code-form").hidden = true;
+      showBanner(t("widget.verified", { name: f.customer_name }));
+    },
+    verification_expired: function () {
+      showBanner(t("widget.verification_expired"));
     },
     "conversation.closed": function () {
       showBanner("");
@@ -249,7 +265,15 @@
         retryBusy(f);
         return;
       }
-      bubble("system", "", t("widget.error", { message: f.message }), "xw-error");
+      var key = "widget.error." + f.code;
+      var text = S[key] ? t(key, f) : t("widget.error", { message: f.message });
+      // Answers to the verification panel show there, next to the form they belong to.
+      if (verifying && VERIFY_ERRORS.indexOf(f.code) >= 0) {
+        verifying = false;
+        verifyMessage(text);
+        return;
+      }
+      bubble("system", "", text, "xw-error");
     },
   };
 
@@ -310,15 +334,49 @@
     queueMessage(t("widget.human"), true);
   });
 
-  document.getElementById("xw-identify-form").addEventListener("submit", function (ev) {
+  function verifyMessage(text) {
+    document.getElementById("xw-verify-msg").textContent = text;
+  }
+
+  function sendVerify(frame) {
+    verifying = true;
+    verifyMessage("");
+    if (!send(frame)) verifying = false;
+  }
+
+  function fieldValue(id) {
+    return document.getElementById(id).value.trim();
+  }
+
+  document.getElementById("xw-verify-order").addEventListener("submit", function (ev) {
     ev.preventDefault();
-    var kind = document.getElementById("xw-identify-kind").value;
-    var value = document.getElementById("xw-identify-value").value.trim();
-    if (!value) return;
-    var frame = { type: "identify" };
-    frame[kind] = value;
-    send(frame);
+    sendVerify({ type: "verify", method: "order", order_no: fieldValue("xw-order-no"), phone_last4: fieldValue("xw-last4") });
   });
+
+  document.getElementById("xw-code-request").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    sendVerify({ type: "verify_request", channel: document.getElementById("xw-code-channel").value, target: fieldValue("xw-code-target") });
+  });
+
+  document.getElementById("xw-code-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    sendVerify({ type: "verify", method: "code", code: fieldValue("xw-code") });
+  });
+
+  // The merchant's site may open the widget with `#identity=<signed token>` for a logged-in
+  // shopper (docs/subsystems/chat-protocol.md). The fragment never reaches any server log;
+  // it is taken off the address at once and sent once the socket is ready.
+  var identityToken = null;
+  (function () {
+    var m = /(?:^|[#&])identity=([^&]+)/.exec(location.hash);
+    if (!m) return;
+    try {
+      identityToken = decodeURIComponent(m[1]);
+    } catch (e) {
+      identityToken = null;
+    }
+    if (history.replaceState) history.replaceState(null, "", location.pathname + location.search);
+  })();
 
   Array.prototype.forEach.call(document.querySelectorAll(".xw-star"), function (star) {
     star.addEventListener("click", function () {
