@@ -12,7 +12,7 @@ from xiaoer.config import PLACEHOLDER_SECRET, Settings, secret_key_problem
         PLACEHOLDER_SECRET,
         "changeme",
         "a-real-secret-of-some-length",  # short
-        secrets.token_hex(16),  # 16 random bytes, 32 characters: half of what is needed
+        pytest.param(secrets.token_hex(16), id="16-random-bytes"),  # half of what is needed
         "x" * 64,
         "this is my very long production secret key for 2026",
         "this-is-my-very-long-production-secret-key-2026",

@@ -24,8 +24,9 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from tests.conversations.chat import Staff, frames_until, hello, receive, rows, say
+from tests.conversations.chat import Staff, frames_until, hello, receive, say
 from tests.servers import free_port
+from tests.web.data import rows
 from xiaoer.conversations.channels.webchat import Limit, WidgetLimits
 from xiaoer.conversations.schemas import MAX_FRAME_BYTES
 from xiaoer.customers.verification import sign_identity

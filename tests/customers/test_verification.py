@@ -17,8 +17,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from tests.conversations.chat import frames_until, hello, rows
+from tests.conversations.chat import frames_until, hello
 from tests.servers import free_port
+from tests.web.data import rows
 from xiaoer.app import create_app
 from xiaoer.config import Settings
 from xiaoer.customers import verification
