@@ -7,47 +7,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from xiaoer.assist import search, suggestions
 from xiaoer.assist import service as assist
 from xiaoer.assist.schemas import LintIn, ProposalIn, UsageIn
-from xiaoer.auth.throttle import LoginThrottle
 from xiaoer.bounds import INT64_MAX, Id
 from xiaoer.conversations import service as conversations
-from xiaoer.web import deps
 from xiaoer.web.deps import DB, CurrentUser, user_actor
 
 router = APIRouter(prefix="/api/v1/assist", tags=["assist"])
 
 
 def success_cache(request: Request) -> suggestions.SuccessCache:
-    """One per app: the statistics of the scripts' past success, per shop."""
-    cache = getattr(request.app.state, "assist_success", None)
-    if cache is None:
-        cache = request.app.state.assist_success = suggestions.SuccessCache()
-    return cache
-
-
-def login_throttle(request: Request) -> LoginThrottle:
-    """The login form's throttle: a wrong override password counts as a failed login."""
-    return deps.login_throttle(request)
-
-
-def blocked_response(exc: assist.ReplyBlocked) -> JSONResponse:
-    return JSONResponse(
-        {"error": exc.code, "message": exc.message, **exc.check.public()}, status_code=422
-    )
-
-
-def refused_response(exc: assist.OverrideRefused | assist.OverrideThrottled) -> JSONResponse:
-    """Returned rather than raised: the refusal's audit entry must be committed."""
-    response = JSONResponse(
-        {"error": exc.code, "message": exc.message}, status_code=exc.status_code
-    )
-    if isinstance(exc, assist.OverrideThrottled):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+    return suggestions.success_cache_of(request.app.state)
 
 
 @router.get("/conversations/{conversation_id}/panel")

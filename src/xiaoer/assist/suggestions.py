@@ -305,3 +305,11 @@ async def panel(
         ),
         "history": await repeat.repeat_summary(session, conversation=conversation, now=now),
     }
+
+
+def success_cache_of(app_state: Any) -> SuccessCache:
+    """One per app (kept on `app.state`): the statistics of the scripts' past success, per shop."""
+    cache = getattr(app_state, "assist_success", None)
+    if cache is None:
+        cache = app_state.assist_success = SuccessCache()
+    return cache

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict
 
 from xiaoer.audit import service
 from xiaoer.audit.models import AuditEntry
-from xiaoer.auth.service import shop_timezone
 from xiaoer.bounds import INT64_MAX, Id
+from xiaoer.shops.service import shop_timezone
 from xiaoer.web.deps import DB, Supervisor
 from xiaoer.web.i18n import request_locale, translate
 from xiaoer.web.templating import render

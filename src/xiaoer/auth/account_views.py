@@ -26,7 +26,7 @@ from xiaoer.auth.views import (
     set_session_cookie,
 )
 from xiaoer.errors import DomainError, Forbidden
-from xiaoer.shops.models import Shop
+from xiaoer.shops import service as shops
 from xiaoer.web.deps import (
     DB,
     CurrentUser,
@@ -135,7 +135,7 @@ async def _enrol_page(
     status_code: int = 200,
 ) -> Response:
     secret = secret or mfa.new_secret()
-    shop = await session.get(Shop, user.shop_id)
+    shop = await shops.get_shop(session, shop_id=user.shop_id)
     context: dict[str, Any] = {
         "next": next_path,
         "error": error,

@@ -17,6 +17,7 @@ from xiaoer.auth.schemas import (
     UserUpdate,
 )
 from xiaoer.bounds import Id
+from xiaoer.conversations.inbox import staff_with_open_chats
 from xiaoer.web.deps import DB, Admin, CurrentUser, session_idle, user_actor
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -75,7 +76,7 @@ async def update_user(
 @router.get("/agents")
 async def list_agents(session: DB, user: CurrentUser) -> list[AgentRead]:
     """Active staff of the caller's shop with their current chat load (transfer picker)."""
-    rows = await service.staff_with_open_chats(session, shop_id=user.shop_id)
+    rows = await staff_with_open_chats(session, shop_id=user.shop_id)
     return [
         AgentRead(id=u.id, display_name=u.display_name, role=u.role, open_chats=n) for u, n in rows
     ]

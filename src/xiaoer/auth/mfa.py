@@ -17,7 +17,7 @@ from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import RecoveryCode, Role, SessionStage, User
 from xiaoer.errors import Forbidden, InvalidInput
-from xiaoer.shops.models import Shop
+from xiaoer.shops import service as shops
 
 ISSUER = "Xiaoer"
 RECOVERY_CODES = 10
@@ -61,20 +61,15 @@ def _hash(code: str) -> str:
     return hashlib.sha256(_clean(code).encode()).hexdigest()
 
 
-def shop_requires_mfa(shop: Shop | None) -> bool:
-    return (
-        bool(((shop.settings or {}).get("security") or {}).get("mfa_required")) if shop else False
-    )
-
-
 async def mfa_required_for_shop(session: AsyncSession, *, shop_id: int) -> bool:
-    return shop_requires_mfa(await session.get(Shop, shop_id))
+    security = await shops.settings_section(session, shop_id=shop_id, section="security")
+    return bool((security or {}).get("mfa_required"))
 
 
 async def mfa_required_for(session: AsyncSession, user: User) -> bool:
     if user.role not in ROLES_THE_SHOP_MAY_REQUIRE:
         return False
-    return shop_requires_mfa(await session.get(Shop, user.shop_id))
+    return await mfa_required_for_shop(session, shop_id=user.shop_id)
 
 
 def is_enrolled(user: User) -> bool:
@@ -200,13 +195,13 @@ async def unused_recovery_codes(session: AsyncSession, *, user: User) -> int:
 async def set_shop_mfa_requirement(
     session: AsyncSession, *, shop_id: int, required: bool, actor: Actor
 ) -> None:
-    shop = await session.get(Shop, shop_id)
-    if shop is None:
+    if await shops.get_shop(session, shop_id=shop_id) is None:
         raise InvalidInput("no such shop")
-    before = shop_requires_mfa(shop)
-    security = dict((shop.settings or {}).get("security") or {})
+    before = await mfa_required_for_shop(session, shop_id=shop_id)
+    section = await shops.settings_section(session, shop_id=shop_id, section="security")
+    security = dict(section or {})
     security["mfa_required"] = required
-    shop.settings = {**(shop.settings or {}), "security": security}
+    await shops.set_settings_section(session, shop_id=shop_id, section="security", value=security)
     await audit.record(
         session,
         actor=actor,

@@ -160,27 +160,6 @@ async def update_user(
     return user
 
 
-async def staff_with_open_chats(session: AsyncSession, *, shop_id: int) -> list[tuple[User, int]]:
-    """Active staff of a shop with how many conversations each is handling right now
-    (the transfer picker and the workspace show the load)."""
-    # A read of the conversations table: the count has no owner of its own and is cheap here.
-    from xiaoer.conversations.models import Conversation, ConversationStatus
-
-    load = (
-        select(Conversation.assignee_id, func.count().label("n"))
-        .where(Conversation.shop_id == shop_id, Conversation.status == ConversationStatus.active)
-        .group_by(Conversation.assignee_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(User, func.coalesce(load.c.n, 0))
-        .outerjoin(load, load.c.assignee_id == User.id)
-        .where(User.shop_id == shop_id, User.is_active.is_(True))
-        .order_by(User.display_name, User.id)
-    )
-    return [(user, int(n)) for user, n in rows.all()]
-
-
 async def change_own_password(
     session: AsyncSession,
     *,
@@ -220,11 +199,3 @@ async def change_own_password(
         after={"other_sessions_ended": ended},
     )
     return ended
-
-
-async def shop_timezone(session: AsyncSession, *, shop_id: int) -> str:
-    """The time zone staff pages show times in (stored times are UTC)."""
-    from xiaoer.shops.models import Shop
-
-    tz = await session.scalar(select(Shop.timezone).where(Shop.id == shop_id))
-    return tz or "Asia/Shanghai"

@@ -28,7 +28,9 @@ from xiaoer.errors import NotFound
 from xiaoer.knowledge import usage
 from xiaoer.knowledge.library import PublishedScript
 from xiaoer.knowledge.models import ScriptEventKind
+from xiaoer.knowledge.variables import render_answer as render_answer
 from xiaoer.nlp import Emotion, Entity, detect_emotion, extract_entities, normalize
+from xiaoer.shops import service as shops
 
 log = structlog.get_logger(__name__)
 
@@ -164,21 +166,6 @@ def _emotion_dict(e: Emotion) -> dict[str, Any]:
     return {"polarity": e.polarity, "label": e.label, "intensity": round(float(e.intensity), 3)}
 
 
-def render_answer(template: str, values: dict[str, str], *, placeholder: bool = False) -> str:
-    """Fills `{name}`; unknown or missing names stay as `{name}`, or `【订单号】` with
-    `placeholder` (the agent sees what still needs filling in)."""
-
-    def fill(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name in values:
-            return values[name]
-        if placeholder:
-            return f"【{commerce.VARIABLE_LABELS.get(name, name)}】"
-        return m.group(0)
-
-    return _VARIABLE.sub(fill, template)
-
-
 @dataclass
 class _OrderLookup:
     order: Order | None
@@ -285,10 +272,7 @@ def _allowed(
 
 
 async def _shop_timezone(session: AsyncSession, shop_id: int) -> str:
-    from xiaoer.shops.models import Shop
-
-    shop = await session.get(Shop, shop_id)
-    return shop.timezone if shop is not None else commerce.DEFAULT_TZ
+    return await shops.shop_timezone(session, shop_id=shop_id)
 
 
 async def decide(

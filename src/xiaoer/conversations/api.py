@@ -17,12 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from xiaoer import metrics
-from xiaoer.assist import api as assist_api
-from xiaoer.assist import service as assist
 from xiaoer.assist import suggestions as assist_suggestions
 from xiaoer.auth.models import SessionStage, User
 from xiaoer.bounds import INT64_MAX, Id
-from xiaoer.conversations import frames, inbox
+from xiaoer.conversations import frames, inbox, replies
 from xiaoer.conversations import service as conversations
 from xiaoer.conversations.channels.webchat import parse_frame
 from xiaoer.conversations.models import ConversationStatus
@@ -40,10 +38,12 @@ from xiaoer.errors import Forbidden
 from xiaoer.logs import bind_ids, start_request_context
 from xiaoer.realtime.sockets import Sender, pump, serve_frames
 from xiaoer.realtime.units import run_unit
+from xiaoer.surveys.service import rating_for_conversation
 from xiaoer.web.deps import (
     DB,
     CurrentUser,
     client_ip,
+    login_throttle,
     read_session_cookie,
     session_for_cookie,
     user_actor,
@@ -56,6 +56,22 @@ router = APIRouter()  # what app.py mounts: the JSON routes plus the staff WebSo
 ViewParam = Annotated[str, Query(pattern="^(queue|mine|open|closed)$")]
 
 
+def _blocked_response(exc: replies.ReplyBlocked) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.code, "message": exc.message, **exc.check.public()}, status_code=422
+    )
+
+
+def _refused_response(exc: replies.OverrideRefused | replies.OverrideThrottled) -> JSONResponse:
+    """Returned rather than raised: the refusal's audit entry must be committed."""
+    response = JSONResponse(
+        {"error": exc.code, "message": exc.message}, status_code=exc.status_code
+    )
+    if isinstance(exc, replies.OverrideThrottled):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.get("/conversations")
 async def list_conversations(
     session: DB, user: CurrentUser, view: ViewParam = "queue"
@@ -66,7 +82,9 @@ async def list_conversations(
 @api.get("/conversations/{conversation_id}")
 async def get_conversation(session: DB, user: CurrentUser, conversation_id: Id) -> dict[str, Any]:
     conversation = await conversations.access_conversation(session, user, conversation_id)
-    return await inbox.conversation_detail(session, conversation=conversation, viewer=user)
+    detail = await inbox.conversation_detail(session, conversation=conversation, viewer=user)
+    detail["rating"] = await rating_for_conversation(session, conversation_id=conversation.id)
+    return detail
 
 
 @api.get("/conversations/{conversation_id}/messages")
@@ -120,10 +138,10 @@ async def post_message(
             approver=approver,
             actor=actor,
         )
-    except assist.ReplyBlocked as exc:
-        return assist_api.blocked_response(exc)
-    except (assist.OverrideRefused, assist.OverrideThrottled) as exc:
-        return assist_api.refused_response(exc)
+    except replies.ReplyBlocked as exc:
+        return _blocked_response(exc)
+    except (replies.OverrideRefused, replies.OverrideThrottled) as exc:
+        return _refused_response(exc)
     return frames.staff_message(message, conversations.sender_name(message))
 
 
@@ -136,16 +154,16 @@ async def _approver(
     if override is None or body.internal:
         return None
     if (override.username or "").strip():
-        return await assist.verify_approver(
+        return await replies.verify_approver(
             session,
             shop_id=shop_id,
             username=override.username or "",
             password=override.password or "",
             ip=client_ip(request),
-            throttle=assist_api.login_throttle(request),
+            throttle=login_throttle(request),
             actor=actor,
         )
-    if not assist.may_approve_self(user):
+    if not replies.may_approve_self(user):
         raise Forbidden("only a supervisor or admin may approve a blocked reply")
     return user
 
@@ -206,7 +224,7 @@ async def suggestions(
         session,
         registry=request.app.state.bot,
         conversation=conversation,
-        cache=assist_api.success_cache(request),
+        cache=assist_suggestions.success_cache_of(request.app.state),
     )
     return [r.public() for r in ranked]
 

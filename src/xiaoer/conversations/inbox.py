@@ -1,7 +1,8 @@
 """What staff read: conversation lists (queue / mine / open), detail, messages, unread badges.
 
 Public functions: `list_conversations`, `conversation_detail`, `messages_after`, `mark_read`,
-`unread_counts`, `customer_conversations` (earlier conversations for the customer panel).
+`unread_counts`, `customer_conversations` (earlier conversations for the customer panel),
+`staff_with_open_chats` (the staff list with each one's chat load).
 """
 
 from __future__ import annotations
@@ -149,12 +150,10 @@ async def messages_after(
 async def conversation_detail(
     session: AsyncSession, *, conversation: Conversation, viewer: User
 ) -> dict[str, Any]:
-    from xiaoer.surveys.service import rating_for_conversation
-
+    """The summary with every message. The customer's rating (a surveys fact) is added by the
+    route that shows it, so this domain does not depend on surveys."""
     (summary,) = await summaries(session, [conversation], viewer=viewer)
     summary["messages"] = await messages_after(session, conversation=conversation, limit=2000)
-    rating = await rating_for_conversation(session, conversation_id=conversation.id)
-    summary["rating"] = rating
     return summary
 
 
@@ -206,3 +205,21 @@ async def waiting_by_shop(session: AsyncSession) -> dict[int, tuple[int, float]]
         age = (now - oldest).total_seconds() if oldest is not None else 0.0
         waiting[int(shop_id)] = (int(count), max(0.0, age))
     return waiting
+
+
+async def staff_with_open_chats(session: AsyncSession, *, shop_id: int) -> list[tuple[User, int]]:
+    """Active staff of a shop with how many conversations each is handling right now
+    (the transfer picker and the workspace show the load)."""
+    load = (
+        select(Conversation.assignee_id, func.count().label("n"))
+        .where(Conversation.shop_id == shop_id, Conversation.status == ConversationStatus.active)
+        .group_by(Conversation.assignee_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(User, func.coalesce(load.c.n, 0))
+        .outerjoin(load, load.c.assignee_id == User.id)
+        .where(User.shop_id == shop_id, User.is_active.is_(True))
+        .order_by(User.display_name, User.id)
+    )
+    return [(user, int(n)) for user, n in rows.all()]

@@ -5,7 +5,7 @@ Every function runs inside the caller's transaction and never commits. Realtime 
 queued with `xiaoer.events.queue_frame` and go out only after the caller commits (topics in
 `frames.py`). Public functions:
 
-- `shop_by_slug`, `access_conversation`, `latest_conversation`, `conversation_for_customer`
+- `access_conversation`, `latest_conversation`, `conversation_for_customer`
 - `post_customer_message` (idempotent per client message id; runs the bot inline)
 - `request_handoff`, `queue_position`, `link_customer`
 - `accept_conversation` (atomic: only one agent wins), `post_staff_message` (reply or internal
@@ -28,11 +28,11 @@ from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.service import actor_for
-from xiaoer.conversations import frames
+from xiaoer.bot import service as bot
+from xiaoer.conversations import frames, replies
 from xiaoer.conversations.events import ConversationAssigned, MessageReceived
 from xiaoer.conversations.models import Conversation, ConversationStatus, Message, SenderType
 from xiaoer.errors import Conflict, Forbidden, InvalidInput, NotFound
-from xiaoer.shops.models import Shop
 
 DEFAULT_MAX_CHARS = 4000
 OPEN_STATUSES = (ConversationStatus.bot, ConversationStatus.queued, ConversationStatus.active)
@@ -63,13 +63,6 @@ def check_body(body: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
 
 
 # --- lookups -------------------------------------------------------------------------------
-
-
-async def shop_by_slug(session: AsyncSession, slug: str) -> Shop:
-    shop = await session.scalar(select(Shop).where(Shop.slug == slug))
-    if shop is None:
-        raise NotFound("shop not found")
-    return shop
 
 
 async def access_conversation(
@@ -285,8 +278,6 @@ async def prepare_customer_message(
 
 
 async def _decide(session: AsyncSession, plan: CustomerMessagePlan, turns: int) -> Any:
-    from xiaoer.bot import service as bot
-
     return await bot.decide(
         session,
         registry=plan.bot_registry,
@@ -383,8 +374,6 @@ async def _bot_turn(
 ) -> Message:
     """The bot speaks only while the conversation is with it; its decision is stored with the
     customer message, and a hand-off moves the conversation to the agent queue."""
-    from xiaoer.bot import service as bot
-
     await bot.record_decision(
         session,
         result=decision,
@@ -601,13 +590,11 @@ async def post_staff_message(
     """A reply to the customer (assignee, or a supervisor stepping in) or an internal note (any
     staff of the shop; pushed to staff topics only). Idempotent per `client_msg_id`.
 
-    A reply is linted first (`assist.service.check_reply`): when a rule blocks it, nothing is
+    A reply is linted first (`replies.check_reply`): when a rule blocks it, nothing is
     stored and `ReplyBlocked` carries the findings, unless `approver` (a supervisor, verified
     by the caller) approves it: the override is then kept in the message's meta and audited.
     `script_id` names the script the reply came from (`inserted_text`: as it was inserted), for
     the script's usage statistics."""
-    from xiaoer.assist import service as assist
-
     text = check_body(body, max_chars)
     if client_msg_id:
         existing = await session.scalar(
@@ -626,13 +613,13 @@ async def post_staff_message(
             raise Conflict("accept the conversation before replying", code="not_active")
         if not _may_handle(user, conversation):
             raise Forbidden("this conversation is assigned to another agent")
-        check = await assist.check_reply(
+        check = await replies.check_reply(
             session, conversation=conversation, user=user, text=text, script_id=script_id
         )
         if check.blocked:
             if approver is None:
-                raise assist.ReplyBlocked(check)
-            meta["lint_override"] = assist.override_meta(check, approver, clock.now())
+                raise replies.ReplyBlocked(check)
+            meta["lint_override"] = replies.override_meta(check, approver, clock.now())
         if script_id is not None:
             meta["script_id"] = script_id
     message = await _add_message(
@@ -646,7 +633,7 @@ async def post_staff_message(
     )
     if not internal:
         if check is not None and check.blocked and approver is not None:
-            await assist.record_override(
+            await replies.record_override(
                 session,
                 actor=actor or actor_for(user),
                 conversation=conversation,
@@ -656,7 +643,7 @@ async def post_staff_message(
                 approver=approver,
             )
         if script_id is not None:
-            await assist.record_sent(
+            await replies.record_sent(
                 session,
                 conversation=conversation,
                 user=user,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from xiaoer.bounds import INT64_MAX
-from xiaoer.shops.models import Shop
+from xiaoer.shops import service as shops
 from xiaoer.web.deps import DB, CurrentUser
 from xiaoer.web.i18n import catalog, request_locale
 from xiaoer.web.templating import render
@@ -44,7 +44,7 @@ async def workspace(
     """`?view=` picks the starting tab and `?c=` the conversation to open; the script checks
     access through the API, so an id here reveals nothing by itself."""
     locale = request_locale(request, request.app.state.settings.default_locale)
-    shop = await session.get(Shop, user.shop_id)
+    shop = await shops.get_shop(session, shop_id=user.shop_id)
     boot = {
         "me": {"id": user.id, "display_name": user.display_name, "role": str(user.role)},
         "view": view if view in VIEWS else "queue",

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from xiaoer.audit import service as audit
-from xiaoer.auth.service import shop_timezone
 from xiaoer.bounds import Id
 from xiaoer.commerce.schemas import OrderRead
-from xiaoer.customers import service, verification
+from xiaoer.customers import overview, service, verification
+from xiaoer.shops.service import shop_timezone
 from xiaoer.web.deps import DB, Admin, CurrentUser, user_actor
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -113,7 +113,7 @@ class Customer360Read(BaseModel):
     tickets: list[TicketBrief]
 
 
-def customer_360_read(view: service.Customer360) -> Customer360Read:
+def customer_360_read(view: overview.Customer360) -> Customer360Read:
     c = view.customer
     return Customer360Read(
         customer=CustomerProfile(
@@ -167,7 +167,7 @@ async def get_customer(customer_id: Id, session: DB, user: CurrentUser) -> Custo
     """Profile (phone/e-mail masked for agents), orders with shipment status and the latest
     tracking event, earlier conversations with their rating, and tickets."""
     customer = await service.access_customer(session, user, customer_id)
-    view = await service.customer_360(
+    view = await overview.customer_360(
         session,
         viewer=user,
         customer=customer,

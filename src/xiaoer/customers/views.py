@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from xiaoer.auth.service import shop_timezone
 from xiaoer.bounds import Id
-from xiaoer.customers import service
+from xiaoer.customers import overview, service
+from xiaoer.shops.service import shop_timezone
 from xiaoer.web.deps import DB, CurrentUser
 from xiaoer.web.templating import render
 
@@ -23,7 +23,7 @@ async def customer_panel(
     """An htmx fragment (no layout) for the workspace's right column."""
     customer = await service.access_customer(session, user, customer_id)
     tz = await shop_timezone(session, shop_id=user.shop_id)
-    view = await service.customer_360(session, viewer=user, customer=customer, tz=tz)
+    view = await overview.customer_360(session, viewer=user, customer=customer, tz=tz)
     return render(request, "customers/_panel.html", {"c": view, "tz": tz, "n": PANEL_ITEMS})
 
 
@@ -33,5 +33,5 @@ async def customer_page(
 ) -> Response:
     customer = await service.access_customer(session, user, customer_id)
     tz = await shop_timezone(session, shop_id=user.shop_id)
-    view = await service.customer_360(session, viewer=user, customer=customer, tz=tz, limit=50)
+    view = await overview.customer_360(session, viewer=user, customer=customer, tz=tz, limit=50)
     return render(request, "customers/detail.html", {"c": view, "tz": tz})

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer import clock
+from xiaoer import clock, jobs
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.bot.engine import BotRegistry, BotUnavailable
@@ -379,8 +379,6 @@ def _cluster_of(members: list[Question]) -> Cluster:
 async def _request_grouping(
     session: AsyncSession, *, shop_id: int, period: Period, threshold: float | None, newest: int
 ) -> None:
-    from xiaoer import jobs
-
     await jobs.enqueue(
         session,
         CLUSTER_JOB,

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.auth.service import shop_timezone
 from xiaoer.insights import abtest, proposals
 from xiaoer.insights.period import DEFAULT_DAYS, Period, parse_period
+from xiaoer.shops.service import shop_timezone
 
 
 async def shop_period(

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from xiaoer.bounds import INT64_MAX, Id
+from xiaoer.commerce import service as commerce
 from xiaoer.errors import Forbidden, NotFound
 from xiaoer.knowledge import categories, rules, service, versions
 from xiaoer.knowledge.models import Script, ScriptStatus
@@ -38,7 +39,6 @@ from xiaoer.knowledge.schemas import (
     VersionDetail,
     VersionRead,
 )
-from xiaoer.shops.models import Shop
 from xiaoer.web.deps import DB, Admin, CurrentUser, Supervisor, user_actor
 
 router = APIRouter(prefix="/api/v1/scripts", tags=["scripts"])
@@ -168,8 +168,6 @@ async def preview_orders(
     session: DB, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[OrderOption]:
     """The shop's newest orders, for the preview's order picker."""
-    from xiaoer.commerce import service as commerce
-
     out = []
     for order, name in await service.recent_orders(session, shop_id=user.shop_id, limit=limit):
         shipment = commerce.latest_shipment(order)
@@ -207,8 +205,8 @@ async def preview(body: PreviewBody, session: DB, user: CurrentUser) -> PreviewR
 
 @router.get("/lint-rules")
 async def get_lint_rules(session: DB, user: Supervisor) -> LintSettingsRead:
-    shop = await session.get(Shop, user.shop_id)
-    return LintSettingsRead(**rules.describe(rules.shop_settings(shop)))
+    settings = await rules.lint_settings(session, shop_id=user.shop_id)
+    return LintSettingsRead(**rules.describe(settings))
 
 
 @router.put("/lint-rules")

@@ -21,7 +21,7 @@ from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.errors import InvalidInput
 from xiaoer.knowledge.compliance import DEFAULT_RULES, ROLES, Rule
-from xiaoer.shops.models import Shop
+from xiaoer.shops import service as shops
 
 SEVERITIES: tuple[str, ...] = ("block", "warn", "off")
 RULE_IDS: tuple[str, ...] = tuple(r.id for r in DEFAULT_RULES)
@@ -125,12 +125,12 @@ def build_rules(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
 
 
 async def shop_rules(session: AsyncSession, *, shop_id: int) -> tuple[Rule, ...]:
-    shop = await session.get(Shop, shop_id)
-    return build_rules((shop.settings or {}).get("lint") if shop is not None else None)
+    return build_rules(await shops.settings_section(session, shop_id=shop_id, section="lint"))
 
 
-def shop_settings(shop: Shop | None) -> dict[str, Any]:
-    return dict(((shop.settings or {}).get("lint") or {}) if shop is not None else {})
+async def lint_settings(session: AsyncSession, *, shop_id: int) -> dict[str, Any]:
+    """The shop's stored adjustments (empty when it has none)."""
+    return dict(await shops.settings_section(session, shop_id=shop_id, section="lint") or {})
 
 
 def describe(settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -172,13 +172,11 @@ async def update_settings(
 ) -> dict[str, Any]:
     """Replaces the shop's lint settings with the validated `raw`; audited when it changes."""
     cleaned = clean_settings(raw)
-    shop = await session.get(Shop, shop_id)
-    if shop is None:
+    if await shops.get_shop(session, shop_id=shop_id) is None:
         raise InvalidInput("unknown shop")
-    before = shop_settings(shop)
+    before = await lint_settings(session, shop_id=shop_id)
     if cleaned != before:
-        # A new dict, so the JSON column is seen as changed.
-        shop.settings = {**(shop.settings or {}), "lint": cleaned}
+        await shops.set_settings_section(session, shop_id=shop_id, section="lint", value=cleaned)
         await session.flush()
         await audit.record(
             session,

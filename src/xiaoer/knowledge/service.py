@@ -19,6 +19,9 @@ from xiaoer import clock
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
+from xiaoer.commerce import service as commerce
+from xiaoer.commerce.models import Order
+from xiaoer.customers.models import Customer
 from xiaoer.errors import Conflict, InvalidInput, NotFound
 from xiaoer.knowledge import compliance, rules, structure, variables
 from xiaoer.knowledge.categories import category_kind
@@ -31,6 +34,8 @@ from xiaoer.knowledge.models import (
     ScriptStatus,
     ScriptVersion,
 )
+from xiaoer.knowledge.variables import render_answer
+from xiaoer.shops import service as shops
 
 KNOWN_VARIABLES: tuple[str, ...] = variables.KNOWN_VARIABLES
 MAX_TITLE = 200
@@ -629,8 +634,6 @@ async def shop_categories(session: AsyncSession, *, shop_id: int) -> list[str]:
 async def recent_orders(session: AsyncSession, *, shop_id: int, limit: int = 20) -> list[Any]:
     """Demo orders for the preview's order picker, with their customer's name: the newest order
     of each status first (so every kind of order can be tried), then the newest others."""
-    from xiaoer.commerce.models import Order
-    from xiaoer.customers.models import Customer
 
     def newest() -> Any:
         return (
@@ -660,19 +663,14 @@ async def preview_answer(
 ) -> dict[str, Any]:
     """`template` filled as the bot fills it, with the values of the shop's order `order_no`;
     a value that stays unknown (no order chosen) shows as 【label】."""
-    from xiaoer.bot.service import render_answer
-    from xiaoer.commerce import service as commerce
-    from xiaoer.customers.models import Customer
-    from xiaoer.shops.models import Shop
-
     values: dict[str, str] = {}
     order = None
     if order_no and order_no.strip():
         order = await commerce.find_order(session, shop_id=shop_id, order_no=order_no)
         if order is None:
             raise NotFound(f"order {order_no.strip()} not found")
-        shop = await session.get(Shop, shop_id)
-        values.update(commerce.order_variables(order, shop.timezone if shop else "Asia/Shanghai"))
+        tz = await shops.shop_timezone(session, shop_id=shop_id)
+        values.update(commerce.order_variables(order, tz))
         customer = await session.get(Customer, order.customer_id)
         values["customer_name"] = (customer.name if customer is not None else "") or "亲"
     used = answer_variables(template)

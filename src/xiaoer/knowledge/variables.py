@@ -9,12 +9,15 @@ value to show; the label is what agents see in place of a value that is still mi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from xiaoer.commerce.service import CUSTOMER_VARIABLES, ORDER_VARIABLES, VARIABLE_LABELS
 
 VariableType = Literal["text", "money", "date", "datetime", "enum", "list"]
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,18 @@ def unknown(names: list[str]) -> list[str]:
 def example_values() -> dict[str, str]:
     """A value per variable, for previews without a demo order."""
     return {v.name: v.example for v in VARIABLES}
+
+
+def render_answer(template: str, values: dict[str, str], *, placeholder: bool = False) -> str:
+    """Fills `{name}`; unknown or missing names stay as `{name}`, or `【订单号】` with
+    `placeholder` (the agent sees what still needs filling in)."""
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in values:
+            return values[name]
+        if placeholder:
+            return f"【{VARIABLE_LABELS.get(name, name)}】"
+        return m.group(0)
+
+    return _PLACEHOLDER.sub(fill, template)

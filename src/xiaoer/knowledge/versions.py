@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.audit.service import Actor
+from xiaoer.auth.models import User
 from xiaoer.errors import NotFound
 from xiaoer.knowledge import service
 from xiaoer.knowledge.library import version_content
@@ -116,8 +117,6 @@ async def rollback(session: AsyncSession, *, script: Script, actor: Actor, versi
 
 async def history(session: AsyncSession, *, script: Script) -> list[dict[str, Any]]:
     """Newest first: each version with who published it and whether it is the one served."""
-    from xiaoer.auth.models import User
-
     rows = await session.execute(
         select(ScriptVersion, User.display_name, User.username)
         .outerjoin(User, User.id == ScriptVersion.published_by_id)

@@ -16,12 +16,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from xiaoer.auth.models import User
+from xiaoer.bot import service as bot
 from xiaoer.bounds import INT32_MAX, Count, Id
+from xiaoer.commerce import service as commerce
 from xiaoer.errors import DomainError, Forbidden, InvalidInput
 from xiaoer.knowledge import categories, compliance, rules, service, structure, versions
 from xiaoer.knowledge.models import Script, ScriptStatus
 from xiaoer.knowledge.transfer import ANSWER_COLUMNS
-from xiaoer.shops.models import Shop
 from xiaoer.web.deps import DB, Admin, CurrentUser, Supervisor, user_actor
 from xiaoer.web.i18n import request_locale, translate
 from xiaoer.web.templating import render
@@ -246,8 +247,6 @@ async def _editor(
         )
     tree = await _tree(session, user.shop_id)
     orders = await service.recent_orders(session, shop_id=user.shop_id, limit=20)
-    from xiaoer.commerce import service as commerce
-
     order_options = []
     for order, name in orders:
         shipment = commerce.latest_shipment(order)
@@ -390,12 +389,12 @@ async def create_script_form(
 
 @router.get("/admin/scripts/lint-rules")
 async def lint_rules_page(request: Request, session: DB, user: Admin) -> Response:
-    shop = await session.get(Shop, user.shop_id)
+    settings = await rules.lint_settings(session, shop_id=user.shop_id)
     return render(
         request,
         "knowledge/lint_rules.html",
         {
-            "config": rules.describe(rules.shop_settings(shop)),
+            "config": rules.describe(settings),
             "notice": _notice(request),
             "error": "",
         },
@@ -444,11 +443,11 @@ async def save_lint_rules(request: Request, session: DB, user: Admin) -> Respons
         except InvalidInput as exc:
             error = exc.message
     if error:
-        shop = await session.get(Shop, user.shop_id)
+        settings = await rules.lint_settings(session, shop_id=user.shop_id)
         return render(
             request,
             "knowledge/lint_rules.html",
-            {"config": rules.describe(rules.shop_settings(shop)), "notice": "", "error": error},
+            {"config": rules.describe(settings), "notice": "", "error": error},
             422,
         )
     return RedirectResponse("/admin/scripts/lint-rules?notice=rules_saved", status_code=303)
@@ -604,8 +603,6 @@ async def preview_fragment(
     text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """htmx: the bot's decision for `text`, as an HTML fragment."""
-    from xiaoer.bot import service as bot
-
     decision = None
     title = None
     if text.strip():

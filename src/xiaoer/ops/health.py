@@ -17,9 +17,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from xiaoer import metrics
+from xiaoer import clock, jobs, metrics
+from xiaoer.conversations.inbox import waiting_by_shop
+from xiaoer.ops.backup import read_status
 
 log = structlog.get_logger(__name__)
 
@@ -93,10 +95,6 @@ async def readiness(state: Any) -> tuple[str, dict[str, Any]]:
 
 async def job_lag(session: Any) -> dict[str, float]:
     """Per job name: seconds since the oldest queued job became due (0 when none is late)."""
-    from sqlalchemy import func, select
-
-    from xiaoer import clock, jobs
-
     now = clock.now()
     rows = await session.execute(
         select(jobs.Job.name, func.min(jobs.Job.run_at))
@@ -113,10 +111,6 @@ async def job_lag(session: Any) -> dict[str, float]:
 
 async def refresh_gauges(state: Any) -> None:
     """Values that live in the database or on disk, read when Prometheus scrapes."""
-    from xiaoer import jobs
-    from xiaoer.conversations.inbox import waiting_by_shop
-    from xiaoer.ops.backup import read_status
-
     try:
         async with state.sessions() as session:
             waiting = await waiting_by_shop(session)

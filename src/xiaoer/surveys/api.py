@@ -15,6 +15,7 @@ from xiaoer.customers import service as customers
 from xiaoer.customers import verification
 from xiaoer.customers.models import VisitorIdentity
 from xiaoer.errors import InvalidInput, NotFound
+from xiaoer.shops import service as shops
 from xiaoer.surveys import service as surveys
 from xiaoer.tickets import service as tickets
 from xiaoer.web.deps import DB, CurrentUser
@@ -32,7 +33,7 @@ class RatingIn(BaseModel):
 async def rate_conversation(session: DB, shop_slug: str, body: RatingIn) -> dict[str, Any]:
     """Rates the visitor's latest conversation once it is closed; a second rating is 409.
     The visitor token (kept in the customer's browser) is the credential."""
-    shop = await conversations.shop_by_slug(session, shop_slug)
+    shop = await shops.shop_by_slug(session, shop_slug)
     visitor = await session.scalar(
         select(VisitorIdentity).where(
             VisitorIdentity.shop_id == shop.id, VisitorIdentity.token == body.visitor_token

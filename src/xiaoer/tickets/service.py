@@ -20,11 +20,11 @@ from xiaoer import clock, events, outbox
 from xiaoer.audit import service as audit
 from xiaoer.audit.service import Actor
 from xiaoer.auth.models import User
-from xiaoer.auth.service import shop_timezone
 from xiaoer.commerce.models import Order
 from xiaoer.conversations.models import Conversation, Message, SenderType
 from xiaoer.customers.models import Customer
 from xiaoer.errors import Conflict, InvalidInput, NotFound
+from xiaoer.shops.service import shop_timezone
 from xiaoer.tickets.events import TicketChanged
 from xiaoer.tickets.models import Ticket, TicketEvent, TicketStatus, TicketType
 

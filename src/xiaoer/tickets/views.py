@@ -13,9 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.auth.models import User
-from xiaoer.auth.service import shop_timezone
 from xiaoer.bounds import INT64_MAX, Id
+from xiaoer.customers.service import get_customer
 from xiaoer.errors import DomainError, InvalidInput
+from xiaoer.shops.service import shop_timezone
 from xiaoer.surveys.service import rating_for_ticket
 from xiaoer.tickets import service
 from xiaoer.tickets.models import Ticket, TicketEvent, TicketStatus, TicketType
@@ -172,8 +173,6 @@ async def new_ticket_page(
             title=prefill.title,
         )
     elif customer_id is not None:
-        from xiaoer.customers.service import get_customer
-
         customer = await get_customer(session, shop_id=user.shop_id, customer_id=customer_id)
         form["customer_id"] = customer.id
     return await _new_form(request, session, user, form)

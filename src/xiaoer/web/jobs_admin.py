@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from xiaoer import jobs
-from xiaoer.auth.service import shop_timezone
 from xiaoer.bounds import Id
 from xiaoer.errors import NotFound
+from xiaoer.shops.service import shop_timezone
 from xiaoer.web.deps import DB, Admin
 from xiaoer.web.templating import render
 

@@ -52,6 +52,7 @@ from xiaoer.logs import bind_ids, start_request_context
 from xiaoer.ratelimit import MemoryRateLimiter
 from xiaoer.realtime.sockets import FrameError, Sender, error_frame, pump, serve_frames
 from xiaoer.realtime.units import WriteTurn, run_unit
+from xiaoer.shops import service as shops
 from xiaoer.shops.widget import widget_settings
 from xiaoer.surveys import service as surveys
 from xiaoer.web.clientip import client_ip
@@ -119,7 +120,7 @@ def widget_strings(locale: str) -> dict[str, str]:
 @router.get("/chat/{shop_slug}", response_class=HTMLResponse, include_in_schema=False)
 async def widget_page(request: Request, shop_slug: str) -> HTMLResponse:
     async with transaction(request.app.state.sessions) as session:
-        shop = await conversations.shop_by_slug(session, shop_slug)
+        shop = await shops.shop_by_slug(session, shop_slug)
     locale = request_locale(request, request.app.state.settings.default_locale)
     boot = {
         "shop": shop.slug,
@@ -670,7 +671,7 @@ class CustomerChannel:
 async def _shop_id(websocket: WebSocket, slug: str) -> int | None:
     try:
         async with transaction(websocket.app.state.sessions) as session:
-            return (await conversations.shop_by_slug(session, slug)).id
+            return (await shops.shop_by_slug(session, slug)).id
     except NotFound:
         return None
 
