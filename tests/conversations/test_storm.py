@@ -123,6 +123,7 @@ async def _after_restart(url: str, customer: Customer) -> float:
 
 @pytest.mark.slow
 @pytest.mark.sqlite_only
+@pytest.mark.alone
 def test_a_thousand_customers_reconnect_after_a_killed_server(
     shared_database: str, tmp_path: Path
 ) -> None:
