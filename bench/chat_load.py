@@ -182,7 +182,7 @@ async def run_level(
 def own_server(engine: str) -> Iterator[tuple[str, str]]:
     """Starts `uvicorn` on a free loopback port with a freshly seeded demo shop."""
     sys.path.insert(0, str(ROOT))
-    from tests.servers import fresh_postgres, seed, start_server
+    from tests.servers import LOOPBACK_CROWD, fresh_postgres, seed, start_server
 
     with tempfile.TemporaryDirectory(prefix="xiaoer-bench-") as tmp:
         data = Path(tmp)
@@ -205,6 +205,7 @@ def own_server(engine: str) -> Iterator[tuple[str, str]]:
                     "XIAOER_DATA_DIR": str(data),
                     "XIAOER_ENV": "test",
                     "XIAOER_BENCH_ECHO": "true",
+                    **LOOPBACK_CROWD,
                 },
                 data,
             )

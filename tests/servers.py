@@ -88,6 +88,13 @@ class Server:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
+# Load tests run every simulated shopper from 127.0.0.1: one address, thousands of clients.
+LOOPBACK_CROWD = {
+    "XIAOER_WIDGET_LIMITS__HELLOS_PER_IP_PER_MINUTE": "1000000",
+    "XIAOER_WIDGET_LIMITS__MESSAGES_PER_IP_PER_MINUTE": "1000000",
+}
+
+
 def start_server(env: dict[str, str], log_dir: Path, port: int | None = None) -> Server:
     port = port or free_port()
     log_path = log_dir / f"server-{port}.log"

@@ -80,6 +80,17 @@ class CapacitySettings(BaseModel):
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class WidgetLimitSettings(BaseModel):
+    """Per-address flood limits of the chat widget (`XIAOER_WIDGET_LIMITS__…`). Many shoppers
+    share one address behind a carrier's or a mall's NAT, so those are generous; the per-visitor
+    and per-connection limits stop a single client."""
+
+    hellos_per_ip_per_minute: int = Field(default=300, ge=1)
+    messages_per_ip_per_minute: int = Field(default=600, ge=1)
+    messages_per_visitor_per_minute: int = Field(default=30, ge=1)
+    messages_per_connection_per_minute: int = Field(default=20, ge=1)
+
+
 class BackupSettings(BaseModel):
     """`xiaoer backup` and the daily `ops.backup` job: where archives go and how many stay.
     Several hosts: point `dir` at storage the job's host can write, or turn `scheduled` off and
@@ -144,6 +155,7 @@ class Settings(BaseSettings):
     nlp: NlpSettings = NlpSettings()
     capacity: CapacitySettings = CapacitySettings()
     backup: BackupSettings = BackupSettings()
+    widget_limits: WidgetLimitSettings = WidgetLimitSettings()
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

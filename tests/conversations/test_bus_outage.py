@@ -19,6 +19,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import postgres_admin_url
 from tests.servers import (
+    LOOPBACK_CROWD,
     Server,
     free_port,
     fresh_postgres,
@@ -108,6 +109,10 @@ def test_redis_outage_loses_no_ack_and_agents_catch_up(shared_database: str, tmp
     shop = seed(shared_database)
     port = free_port()
     env = {
+        **LOOPBACK_CROWD,
+        # One shopper sends a message a second through the outage: a bus test, not a flood test.
+        "XIAOER_WIDGET_LIMITS__MESSAGES_PER_VISITOR_PER_MINUTE": "1000",
+        "XIAOER_WIDGET_LIMITS__MESSAGES_PER_CONNECTION_PER_MINUTE": "1000",
         "XIAOER_DATABASE_URL": shared_database,
         "XIAOER_REDIS_URL": f"redis://127.0.0.1:{port}/0",
     }

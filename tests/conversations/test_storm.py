@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.servers import seed, start_server
+from tests.servers import LOOPBACK_CROWD, seed, start_server
 from xiaoer.migrate import sync_url, upgrade
 
 CLIENTS = 1000
@@ -123,11 +123,16 @@ async def _after_restart(url: str, customer: Customer) -> float:
 
 @pytest.mark.slow
 @pytest.mark.sqlite_only
+@pytest.mark.alone
 def test_a_thousand_customers_reconnect_after_a_killed_server(
     shared_database: str, tmp_path: Path
 ) -> None:
     shop = seed(shared_database)
-    env = {"XIAOER_DATABASE_URL": shared_database, "XIAOER_DATA_DIR": str(tmp_path)}
+    env = {
+        "XIAOER_DATABASE_URL": shared_database,
+        "XIAOER_DATA_DIR": str(tmp_path),
+        **LOOPBACK_CROWD,
+    }
     customers = [Customer(n) for n in range(CLIENTS)]
     server = start_server(env, tmp_path)
     try:

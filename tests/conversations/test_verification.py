@@ -522,3 +522,30 @@ def test_xiaoer_serve_refuses_an_oversized_frame_before_reading_it(tmp_path):
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+def test_after_verifying_with_an_older_order_the_bot_answers_about_that_order(
+    app_client, demo_shop, sync_engine
+):
+    """ "我的快递到哪了" names no order: the one the shopper proved they own is the one in focus,
+    not whichever of their orders is newest."""
+    older = rows(
+        sync_engine,
+        "select c.phone, o.order_no, s.tracking_no, "
+        "(select o2.order_no from shop_order o2 where o2.customer_id = c.id and o2.id <> o.id "
+        " order by o2.created_at desc, o2.id desc limit 1) "
+        "from customer c join shop_order o on o.customer_id = c.id "
+        "join shipment s on s.order_id = o.id "
+        "where c.shop_id = :s and c.phone is not null and exists ("
+        " select 1 from shop_order n where n.customer_id = c.id and n.created_at > o.created_at) "
+        "order by o.id limit 1",
+        s=demo_shop.shop_id,
+    )[0]
+    phone, order_no, tracking_no, other_order_no = older
+    with app_client.websocket_connect(f"/ws/chat/{demo_shop.slug}") as ws:
+        hello(ws)
+        say(ws, "你好")
+        assert _verify_order(ws, order_no, phone[-4:])["type"] == "verified"
+        answer = _bot_reply(ws, WHERE_IS_MY_PARCEL)
+    assert order_no in answer or tracking_no in answer, answer
+    assert other_order_no not in answer

@@ -179,6 +179,7 @@ async def _find_order(
     entities: list[Entity],
     customer_id: int | None,
     own_only: bool = False,
+    focus_order_id: int | None = None,
 ) -> _OrderLookup:
     """With `own_only`, another customer's order named in the message is answered exactly
     like a number that does not exist."""
@@ -202,6 +203,10 @@ async def _find_order(
                 return _OrderLookup(shipment.order, None)
             named = named or entity.text
     if named is None and customer_id is not None:
+        if focus_order_id is not None:
+            focus = await commerce.get_order(session, shop_id=shop_id, order_id=focus_order_id)
+            if focus is not None and focus.customer_id == customer_id:
+                return _OrderLookup(focus, None)
         order = await commerce.latest_order(session, shop_id=shop_id, customer_id=customer_id)
         return _OrderLookup(order, None)
     return _OrderLookup(None, named)
@@ -231,6 +236,7 @@ async def _fill(
     customer: Customer | None,
     order: Order | None = None,
     order_access: OrderAccess = "any",
+    focus_order_id: int | None = None,
 ) -> tuple[dict[str, str], bool, str | None, int | None]:
     """(values, order_missing, unmatched number, order id) for the template's variables."""
     if order_access == "none":
@@ -250,6 +256,7 @@ async def _fill(
             entities=entities,
             customer_id=customer.id if customer is not None else None,
             own_only=order_access == "own",
+            focus_order_id=focus_order_id,
         )
         order, named = lookup.order, lookup.named
     if order is None:
@@ -286,10 +293,13 @@ async def decide(
     max_unanswered_turns: int = DEFAULT_UNANSWERED_TURNS,
     channel: str = "im",
     order_access: OrderAccess = "any",
+    focus_order_id: int | None = None,
 ) -> BotResult:
     """The bot's decision for `text`; reads only (orders, the customer, the script library).
     Scripts whose trigger conditions exclude this customer, channel or emotion are skipped.
-    `order_access` says whose orders may fill an answer (see `OrderAccess`)."""
+    `order_access` says whose orders may fill an answer (see `OrderAccess`); an order the message
+    does not name defaults to `focus_order_id` (the conversation's order, e.g. the one the
+    shopper verified with) when it is the customer's, else to their latest order."""
     entities = extract_entities(text)
     emotion = detect_emotion(text)
     result = BotResult(
@@ -345,6 +355,7 @@ async def decide(
             entities=entities,
             customer=customer,
             order_access=order_access,
+            focus_order_id=focus_order_id,
         )
     except _VerificationNeeded:
         result.needs_order = True

@@ -286,6 +286,7 @@ async def _decide(session: AsyncSession, plan: CustomerMessagePlan, turns: int) 
         customer_id=plan.customer_id,
         unanswered_turns=turns,
         order_access=plan.order_access,
+        focus_order_id=plan.conversation.order_id if plan.conversation is not None else None,
     )
 
 

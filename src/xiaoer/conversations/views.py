@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from xiaoer.bounds import INT64_MAX
+from xiaoer.commerce.service import VARIABLE_LABELS
 from xiaoer.shops import service as shops
 from xiaoer.web.deps import DB, CurrentUser
 from xiaoer.web.i18n import catalog, request_locale
@@ -52,6 +53,9 @@ async def workspace(
         "locale": locale,
         # Times show in the shop's time zone, whatever the agent's machine is set to.
         "timezone": shop.timezone if shop else "Asia/Shanghai",
+        # What an unfilled variable looks like (【订单号】), so the composer selects those and not
+        # a courier's own brackets in a tracking event (快件已到达【杭州转运中心】).
+        "placeholders": sorted(set(VARIABLE_LABELS.values())),
     }
     return render(
         request,

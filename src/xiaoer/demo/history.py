@@ -1,31 +1,43 @@
 """Two weeks of past activity for the demo shop, so a first look at the workspace history, the
 customer 360° panel and the insights pages shows real-looking numbers.
 
-Conversations are simulated turn by turn: every customer message the bot handles goes through
-the real `bot.service.decide` (so script ids, confidences and hand-offs are genuine), and agent
-replies come from the real `bot.service.suggest` ranking. The rows the product would have
-written (messages, bot decisions, script events, ratings) are then bulk-inserted with explicit
-timestamps: the services stamp `utcnow()`, and going through the ORM row by row would make the
-demo start-up slow. Proposals and the A/B test do go through their services (few rows, audited)
-and are backdated afterwards. Tickets are not seeded: `tickets.service.create_ticket` numbers a
-ticket by today's date, which a backdated ticket would contradict.
+Everything goes through the product's own services with the clock (`xiaoer.clock`) set to the
+moment each step happens: customers write through `conversations.service` (the real bot decides,
+answers, hands over and records its decisions and script events), agents accept, take
+suggestions from the assist panel (`assist.suggestions`, `assist.search`), insert, reply and
+close through the staff service functions, customers rate through `surveys.service`, the B
+wording is published and its A/B test started through the library and insights services, and
+proposals come from `assist.service`. So the rows are exactly what the product writes, stamped
+in the past.
+
+Conversations are played one at a time in the order they start (a heap of start times); each
+runs from its first message to its close before the next starts, so a customer never has two
+open at once. Customers who come back within a day are scheduled when the first conversation
+closes. Tickets are not seeded: `tickets.service.create_ticket` numbers a ticket by today's
+date, which a backdated ticket would contradict. Realtime frames queued while seeding are
+dropped: nobody is watching the past.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import heapq
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer import clock, events
+from xiaoer.assist import search, suggestions
 from xiaoer.assist import service as assist
-from xiaoer.audit.models import AuditEntry
+from xiaoer.audit.service import Actor
 from xiaoer.auth.models import Role, User
 from xiaoer.auth.service import actor_for
 from xiaoer.bot import service as bot
@@ -33,22 +45,15 @@ from xiaoer.bot.engine import BotRegistry
 from xiaoer.bot.models import BotDecision
 from xiaoer.commerce.models import Order
 from xiaoer.commerce.service import ORDER_VARIABLES
-from xiaoer.conversations.models import Conversation, ConversationStatus, Message, SenderType
-from xiaoer.conversations.service import system_text
+from xiaoer.conversations import service as conversations
+from xiaoer.conversations.models import Conversation, ConversationStatus, Message
 from xiaoer.customers.models import Customer
 from xiaoer.errors import DomainError
 from xiaoer.insights import abtest
 from xiaoer.knowledge import service as knowledge
-from xiaoer.knowledge.library import answer_channel
-from xiaoer.knowledge.models import (
-    ProposalKind,
-    Script,
-    ScriptAbTest,
-    ScriptEventKind,
-    ScriptProposal,
-    ScriptVersion,
-)
-from xiaoer.knowledge.models import ScriptEvent as ScriptEventRow
+from xiaoer.knowledge.library import ab_bucket
+from xiaoer.knowledge.models import ProposalKind, Script, ScriptAbTest, ScriptEvent
+from xiaoer.surveys import service as surveys
 from xiaoer.surveys.models import SurveyResponse
 
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
@@ -248,58 +253,76 @@ class HistorySummary:
         )
 
 
-@dataclass
-class _Msg:
-    at: dt.datetime
-    sender: SenderType
-    body: str
-    sender_id: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    decision: bot.BotResult | None = None
-    client_msg_id: str | None = None
-
-
-@dataclass
-class _Event:
-    msg: int  # index of the customer message in the conversation
-    at: dt.datetime
-    kind: ScriptEventKind
-    script_id: int
-    channel: str
-    variant: str
-    user_id: int | None = None
-    score: float | None = None
-    matched: bool = False
-    edited: bool | None = None
-
-
-@dataclass
-class _Conv:
-    customer_id: int
-    channel: str
-    start: dt.datetime
-    kind: str
-    messages: list[_Msg] = field(default_factory=list)
-    events: list[_Event] = field(default_factory=list)
-    status: ConversationStatus = ConversationStatus.bot
-    priority: int = 3
-    assignee_id: int | None = None
-    order_id: int | None = None
-    turns: int = 0
-    handoff_reason: str | None = None
-    queued_at: dt.datetime | None = None
-    accepted_at: dt.datetime | None = None
-    closed_at: dt.datetime | None = None
-    rating: tuple[int, str] | None = None
-    proposal: tuple[ProposalKind, int, int | None, str, str] | None = None  # msg, script…
-    ab_variant: str | None = None
-    topic: str = ""  # the script title or unanswered topic, for follow-ups
+AB_SPLIT = 0.5
+# Minutes between publishing the B wording and starting its test.
+AB_PUBLISHED_BEFORE = dt.timedelta(minutes=50)
+# Of the conversations that may be followed by a comeback, the share that is (the A/B ones
+# follow their own rule, see `_Simulator.finish`).
+COMEBACK_CHANCE = 0.1
+EMAIL_ROOM = dt.timedelta(hours=6)  # the longest an email conversation takes, with its rating
 
 
 @dataclass(frozen=True)
-class _Staff:
+class _Ask:
+    """A script as customers ask it."""
+
     id: int
-    name: str
+    title: str
+    questions: tuple[str, ...]
+    uses_order: bool
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    kind: ProposalKind
+    message_id: int
+    script_id: int | None
+    title: str = ""
+    answer: str = ""
+
+
+@dataclass
+class _Chat:
+    """One conversation being played: its row once the first message opened it, and what the
+    simulation remembers about it."""
+
+    customer_id: int
+    start: dt.datetime
+    kind: str
+    channel: str = "webchat"
+    t: dt.datetime = field(init=False)  # when its latest step happened
+    row: Conversation | None = None
+    asked: list[Message] = field(default_factory=list)  # the customer's messages
+    agent: User | None = None
+    topic: str = ""  # the script title or unanswered topic, for a comeback
+    ab_variant: str | None = None
+    proposal: _Proposal | None = None
+    closed_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.t = self.start
+
+    @property
+    def conversation(self) -> Conversation:
+        assert self.row is not None, "the customer has not written yet"
+        return self.row
+
+    @property
+    def with_bot(self) -> bool:
+        return self.row is None or self.row.status == ConversationStatus.bot
+
+
+@dataclass(frozen=True)
+class _Offer:
+    """A script an agent can insert: from the suggestions or from the search."""
+
+    script_id: int
+    title: str
+    text: str
+    variant: str
+
+
+Action = Callable[[], Awaitable[None]]
 
 
 class _Simulator:
@@ -311,10 +334,11 @@ class _Simulator:
         registry: BotRegistry,
         rng: random.Random,
         now: dt.datetime,
+        frozen: clock.FrozenClock,
         scripts: list[Script],
         customers: dict[int, list[Order]],
-        agents: list[_Staff],
-        ab_script_id: int,
+        agents: list[User],
+        supervisor: User,
         ab_started: dt.datetime,
     ) -> None:
         self.session = session
@@ -322,18 +346,35 @@ class _Simulator:
         self.registry = registry
         self.rng = rng
         self.now = now
-        self.by_title = {s.title: s for s in scripts}
+        self.clock = frozen
+        self.scripts = {s.title: s for s in scripts}
+        self.asks = {
+            s.title: _Ask(
+                s.id,
+                s.title,
+                tuple(q.text for q in s.questions),
+                any(v in ORDER_VARIABLES for v in bot.template_variables(s.answer)),
+            )
+            for s in scripts
+        }
         self.customers = customers
         self.agents = agents
-        self.ab_script_id = ab_script_id
+        self.supervisor = supervisor
+        self.ab_script = self.scripts[AB_TITLE]
         self.ab_started = ab_started
         self.today = now.astimezone(SHOP_TZ).date()
         self.starts: dict[int, list[dt.datetime]] = {c: [] for c in customers}
-        self.conversations: list[_Conv] = []
-        self.comeback_count = 0
-        asked = [s for s in scripts if s.bot_enabled and s.title not in _NOT_ASKED]
+        self.chats: list[_Chat] = []
+        self.test: ScriptAbTest | None = None
+        self.comebacks = 0
+        self.ab_seen = {"A": 0, "B": 0}
+        # Statistics reloaded for every suggestion: seeding covers days within seconds.
+        self.stats = suggestions.SuccessCache(ttl=0)
+        self._agenda: list[tuple[dt.datetime, int, Action]] = []
+        self._sequence = 0
+        asked = [self.asks[s.title] for s in scripts if s.bot_enabled and s.title not in _NOT_ASKED]
         self.asked = asked
-        self.asked_weights = [_POPULAR.get(s.title, 1) for s in asked]
+        self.asked_weights = [_POPULAR.get(a.title, 1) for a in asked]
 
     # ---- time and people ---------------------------------------------------------------------
 
@@ -363,19 +404,45 @@ class _Simulator:
             return low + dt.timedelta(seconds=rng.uniform(0, (latest - low).total_seconds()))
         return self.moment(day_back=1 + rng.randrange(DAYS - 1), after=None)
 
-    def customer_at(self, at: dt.datetime, pool: list[int] | None = None) -> int:
+    def customer_at(self, at: dt.datetime, pool: list[int]) -> int:
         """A customer without another conversation within a day of `at` (so only planned
-        comebacks count against resolution)."""
-        ids = pool or list(self.customers)
+        comebacks count against resolution, and nobody has two conversations open at once)."""
         gap = dt.timedelta(hours=REOPEN_GAP_HOURS)
-        for _ in range(60):
-            cid = self.rng.choice(ids)
-            if all(abs(s - at) > gap for s in self.starts[cid]):
-                return cid
-        return self.rng.choice(ids)
 
-    def agent(self) -> _Staff:
+        def free(cid: int) -> bool:
+            return all(abs(s - at) > gap for s in self.starts[cid])
+
+        for _ in range(60):
+            cid = self.rng.choice(pool)
+            if free(cid):
+                break
+        else:
+            cid = next((c for c in [*pool, *self.customers] if free(c)), cid)
+        self.starts[cid].append(at)
+        return cid
+
+    def agent(self) -> User:
         return self.rng.choices(self.agents, weights=[5, 4, 3, 1][: len(self.agents)])[0]
+
+    async def at(self, when: dt.datetime) -> None:
+        """Move the clock to `when`. What is pending is flushed first: model defaults such as
+        `created_at` read the clock when the row is inserted, not when it was added."""
+        await self.session.flush()
+        self.clock.set(when)
+
+    async def step(self, chat: _Chat, low: float, high: float) -> dt.datetime:
+        """The chat's next moment, `low`–`high` seconds after its last; the clock follows."""
+        chat.t += dt.timedelta(seconds=self.rng.uniform(low, high))
+        await self.at(chat.t)
+        return chat.t
+
+    def schedule(self, at: dt.datetime, action: Action) -> None:
+        self._sequence += 1
+        heapq.heappush(self._agenda, (at, self._sequence, action))
+
+    def plan(self, at: dt.datetime, chat: _Chat, play: Callable[[_Chat], Awaitable[None]]) -> None:
+        self.chats.append(chat)
+        self.schedule(at, functools.partial(play, chat))
 
     # ---- texts ---------------------------------------------------------------------------------
 
@@ -393,237 +460,22 @@ class _Simulator:
             suffix = ""
         return f"{prefix}{text}{suffix}"
 
-    def question(self, script: Script, *, with_order: Order | None = None) -> str:
-        text = self.edit(self.rng.choice([q.text for q in script.questions]))
+    def question(self, script: _Ask, *, with_order: Order | None = None) -> str:
+        text = self.edit(self.rng.choice(script.questions))
         if with_order is not None:
             if self.rng.random() < 0.5:
                 return f"{with_order.order_no} {text}"
             return f"订单号{with_order.order_no}，{text}"
         return text
 
-    def uses_order(self, script: Script) -> bool:
-        return any(v in ORDER_VARIABLES for v in bot.template_variables(script.answer))
-
-    def pick_script(self) -> Script:
+    def pick_script(self) -> _Ask:
         return self.rng.choices(self.asked, weights=self.asked_weights)[0]
 
     def order_for(self, customer_id: int) -> Order | None:
         orders = self.customers[customer_id]
         return self.rng.choice(orders) if orders else None
 
-    # ---- one conversation ----------------------------------------------------------------------
-
-    def open(self, customer_id: int, at: dt.datetime, kind: str, channel: str = "webchat") -> _Conv:
-        conv = _Conv(customer_id=customer_id, channel=channel, start=at, kind=kind)
-        self.starts[customer_id].append(at)
-        self.conversations.append(conv)
-        return conv
-
-    def _tick(self, conv: _Conv, low: float, high: float) -> dt.datetime:
-        last = conv.messages[-1].at if conv.messages else conv.start - dt.timedelta(seconds=1)
-        return last + dt.timedelta(seconds=self.rng.uniform(low, high))
-
-    def _system(self, conv: _Conv, at: dt.datetime, key: str, **params: Any) -> None:
-        conv.messages.append(
-            _Msg(
-                at,
-                SenderType.system,
-                system_text(key, **params),
-                meta={"i18n": {"key": key, "params": params}},
-            )
-        )
-
-    def _queue(self, conv: _Conv, at: dt.datetime, reason: str) -> None:
-        conv.status = ConversationStatus.queued
-        conv.queued_at = at
-        conv.handoff_reason = reason
-        self._system(conv, at, "conversations.system.queued", ahead=self.rng.randint(0, 3))
-
-    async def customer(
-        self, conv: _Conv, text: str, *, gap: tuple[float, float] = (15, 80)
-    ) -> bot.BotResult | None:
-        """The customer writes; while the conversation is with the bot, the bot decides and
-        answers as `conversations.service._bot_turn` does."""
-        at = self._tick(conv, *gap) if conv.messages else conv.start
-        msg = _Msg(at, SenderType.customer, text, client_msg_id=f"h{self.rng.getrandbits(60):x}")
-        conv.messages.append(msg)
-        if conv.status != ConversationStatus.bot:
-            return None
-        decision = await bot.decide(
-            self.session,
-            registry=self.registry,
-            shop_id=self.shop_id,
-            text=text,
-            customer_id=conv.customer_id,
-            unanswered_turns=conv.turns,
-        )
-        self._before_test(decision, at)
-        msg.decision = decision
-        summary = {
-            "script_id": decision.script_id,
-            "script_title": decision.script_title,
-            "intent": decision.intent,
-            "confidence": round(float(decision.confidence or 0.0), 4),
-            "handoff": decision.handoff,
-            "handoff_reason": decision.handoff_reason,
-        }
-        msg.meta = {"bot": summary}
-        if decision.order_id is not None and conv.order_id is None:
-            conv.order_id = decision.order_id
-        emotion = decision.emotion
-        if emotion.get("polarity") == "negative" and float(emotion.get("intensity") or 0) >= 0.7:
-            conv.priority = min(conv.priority, 2)
-        reply_at = at + dt.timedelta(seconds=self.rng.uniform(0.4, 1.5))
-        conv.messages.append(
-            _Msg(
-                reply_at,
-                SenderType.bot,
-                decision.answer or system_text("conversations.bot.fallback"),
-                meta={"bot": summary, "sender_name": system_text("conversations.bot.name")},
-            )
-        )
-        if decision.script_id is not None and not decision.needs_order and not decision.handoff:
-            # What bot.service.record_decision writes alongside the decision.
-            conv.events.append(
-                _Event(
-                    len(conv.messages) - 2,
-                    reply_at,
-                    ScriptEventKind.bot_answered,
-                    decision.script_id,
-                    decision.channel,
-                    decision.variant or "A",
-                    score=float(decision.confidence),
-                    matched=True,
-                )
-            )
-        if decision.handoff:
-            self._queue(
-                conv, reply_at + dt.timedelta(milliseconds=200), str(decision.handoff_reason)
-            )
-        else:
-            conv.turns = 0 if decision.script_id else conv.turns + 1
-        return decision
-
-    def _before_test(self, decision: bot.BotResult, at: dt.datetime) -> None:
-        """The trained library already has the A/B split; before the test started everyone got
-        wording A."""
-        if (
-            decision.script_id == self.ab_script_id
-            and decision.variant == "B"
-            and at < self.ab_started
-        ):
-            decision.variant = "A"
-            decision.answer = self.by_title[AB_TITLE].answer
-
-    def accept(self, conv: _Conv, agent: _Staff, *, wait: tuple[float, float] = (20, 240)) -> None:
-        if conv.queued_at is None:
-            self._queue(conv, self._tick(conv, 0.5, 2), "customer_request")
-        at = self._tick(conv, *wait)
-        conv.status = ConversationStatus.active
-        conv.assignee_id = agent.id
-        conv.accepted_at = at
-        self._system(conv, at, "conversations.system.accepted", agent=agent.name)
-
-    def say(
-        self, conv: _Conv, agent: _Staff, text: str, *, gap: tuple[float, float] = (30, 120)
-    ) -> None:
-        at = self._tick(conv, *gap)
-        conv.messages.append(
-            _Msg(at, SenderType.agent, text, sender_id=agent.id, meta={"sender_name": agent.name})
-        )
-
-    async def reply_from_script(
-        self,
-        conv: _Conv,
-        agent: _Staff,
-        *,
-        intended: str | None = None,
-        gap: tuple[float, float] = (30, 120),
-    ) -> int | None:
-        """The agent answers the latest customer message from the assist panel: the top three
-        suggestions are shown (`suggested`), one is inserted and sent, sometimes edited."""
-        index = max(i for i, m in enumerate(conv.messages) if m.sender == SenderType.customer)
-        asked = conv.messages[index]
-        found = await bot.suggest(
-            self.session,
-            registry=self.registry,
-            shop_id=self.shop_id,
-            text=asked.body,
-            customer_id=conv.customer_id,
-            order_id=conv.order_id,
-            k=3,
-            channel=answer_channel(conv.channel),
-            candidates=10,
-        )
-        if not found:
-            return None
-        found = [self._suggestion_before_test(s, asked.at) for s in found]
-        shown = found[:3]
-        shown_at = asked.at + dt.timedelta(seconds=self.rng.uniform(1, 5))
-        if conv.accepted_at is not None and shown_at < conv.accepted_at:
-            shown_at = conv.accepted_at + dt.timedelta(seconds=self.rng.uniform(1, 5))
-        for s in shown:
-            conv.events.append(
-                _Event(
-                    index,
-                    shown_at,
-                    ScriptEventKind.suggested,
-                    s.script_id,
-                    s.channel,
-                    s.variant,
-                    score=s.score,
-                    matched=s.matched,
-                )
-            )
-        chosen = next((s for s in found if s.title == intended), None) if intended else None
-        if chosen is None:
-            chosen = shown[0] if self.rng.random() < 0.8 or len(shown) < 2 else shown[1]
-        text = chosen.text
-        edited = self.rng.random() < 0.4
-        if _PLACEHOLDER.search(text):
-            edited = True
-            text = _PLACEHOLDER.sub("", text)
-        if edited:
-            text = self.agent_edit(text, conv)
-        self.say(conv, agent, text, gap=gap)
-        sent = conv.messages[-1]
-        sent.meta["script_id"] = chosen.script_id
-        typing = dt.timedelta(seconds=self.rng.uniform(4, 25) if edited else 3)
-        inserted_at = max(sent.at - typing, shown_at)
-        for kind, at, flag in (
-            (ScriptEventKind.inserted, inserted_at, None),
-            (ScriptEventKind.sent, sent.at, edited),
-        ):
-            conv.events.append(
-                _Event(
-                    index,
-                    at,
-                    kind,
-                    chosen.script_id,
-                    chosen.channel,
-                    chosen.variant,
-                    user_id=agent.id,
-                    edited=flag,
-                )
-            )
-        return chosen.script_id
-
-    def _suggestion_before_test(self, s: bot.Suggestion, at: dt.datetime) -> bot.Suggestion:
-        if s.script_id == self.ab_script_id and s.variant == "B" and at < self.ab_started:
-            script = self.by_title[AB_TITLE]
-            return bot.Suggestion(
-                s.script_id,
-                s.title,
-                script.answer,
-                s.score,
-                "A",
-                s.channel,
-                s.confidence,
-                s.matched,
-            )
-        return s
-
-    def agent_edit(self, text: str, conv: _Conv) -> str:
+    def agent_edit(self, text: str) -> str:
         """Agents personalise a script a little before sending."""
         rng = self.rng
         choice = rng.randrange(4)
@@ -636,144 +488,381 @@ class _Simulator:
         sentences = re.split(r"(?<=[，。！~])", text)
         return "".join(sentences[:-1]) if len(sentences) > 2 else text + " 😊"
 
-    def close(self, conv: _Conv, *, after: tuple[float, float] = (60, 900)) -> None:
-        at = self._tick(conv, *after)
-        conv.status = ConversationStatus.closed
-        conv.closed_at = at
-        self._system(conv, at, "conversations.system.closed")
+    # ---- what customers and agents do ----------------------------------------------------------
 
-    def rate(self, conv: _Conv, mood: str, *, chance: float = 0.6) -> None:
-        if conv.closed_at is None or self.rng.random() >= chance:
+    async def customer(
+        self,
+        chat: _Chat,
+        text: str,
+        *,
+        gap: tuple[float, float] = (15, 80),
+        wants_human: bool = False,
+    ) -> bot.BotResult | None:
+        """The customer writes; the conversations service stores it and, while the conversation
+        is with the bot, lets the bot answer or hand over. Returns the bot's decision."""
+        if chat.asked:
+            await self.step(chat, *gap)
+        else:
+            await self.at(chat.t)
+        plan = await conversations.prepare_customer_message(
+            self.session,
+            shop_id=self.shop_id,
+            customer_id=chat.customer_id,
+            client_msg_id=f"h{self.rng.getrandbits(60):x}",
+            body=text,
+            bot_registry=self.registry,
+            wants_human=wants_human,
+        )
+        post = await conversations.store_customer_message(self.session, plan=plan)
+        chat.row = post.conversation
+        chat.asked.append(post.message)
+        decision: bot.BotResult | None = plan.decision
+        if (
+            decision is not None
+            and decision.script_id == self.ab_script.id
+            and not (decision.handoff or decision.needs_order)
+        ):
+            chat.ab_variant = chat.ab_variant or decision.variant
+        return decision
+
+    async def accept(
+        self, chat: _Chat, agent: User, *, wait: tuple[float, float] = (20, 240)
+    ) -> None:
+        if chat.with_bot:  # only a queued conversation is the agents' to take
+            await self.customer(chat, self.rng.choice(_ASK_PERSON), gap=(5, 20))
+        await self.step(chat, *wait)
+        await conversations.accept_conversation(
+            self.session, conversation=chat.conversation, user=agent, actor=actor_for(agent)
+        )
+        chat.agent = agent
+
+    async def send(
+        self,
+        chat: _Chat,
+        texts: list[str],
+        *,
+        script_id: int | None = None,
+        inserted_text: str | None = None,
+    ) -> Message | None:
+        """The agent's reply through the staff service: the first of `texts` the compliance
+        check lets through (an agent whose edit is blocked sends the script as it was)."""
+        assert chat.agent is not None
+        for text in dict.fromkeys(texts):
+            try:
+                return await conversations.post_staff_message(
+                    self.session,
+                    conversation=chat.conversation,
+                    user=chat.agent,
+                    body=text,
+                    script_id=script_id,
+                    inserted_text=inserted_text,
+                )
+            except assist.ReplyBlocked:
+                continue
+        return None
+
+    async def say(self, chat: _Chat, text: str, *, gap: tuple[float, float] = (30, 120)) -> None:
+        await self.step(chat, *gap)
+        await self.send(chat, [text])
+
+    async def offers(self, chat: _Chat, intended: str | None) -> tuple[list[_Offer], _Offer | None]:
+        """The assist panel's suggestions for the latest customer message (recorded as shown),
+        and the intended script: among them, else found by its title in the script search."""
+        shown = [
+            _Offer(
+                r.suggestion.script_id, r.suggestion.title, r.suggestion.text, r.suggestion.variant
+            )
+            for r in await suggestions.ranked_suggestions(
+                self.session,
+                registry=self.registry,
+                conversation=chat.conversation,
+                cache=self.stats,
+            )
+        ]
+        if not intended:
+            return shown, None
+        found = next((o for o in shown if o.title == intended), None)
+        if found is None and shown:
+            hits = await search.search_scripts(
+                self.session,
+                registry=self.registry,
+                conversation=chat.conversation,
+                shop_id=self.shop_id,
+                query=intended,
+                limit=3,
+            )
+            found = next(
+                (
+                    _Offer(int(h["script_id"]), str(h["title"]), str(h["text"]), str(h["variant"]))
+                    for h in hits
+                    if h["title"] == intended
+                ),
+                None,
+            )
+        return shown, found
+
+    async def reply_from_script(
+        self, chat: _Chat, *, intended: str | None = None, gap: tuple[float, float] = (30, 120)
+    ) -> int | None:
+        """The agent answers the latest customer message from the assist panel: the top three
+        suggestions are shown, one (or the intended script, searched for) is inserted and sent,
+        sometimes edited. Returns the script sent."""
+        rng = self.rng
+        shown_at = chat.t + dt.timedelta(seconds=rng.uniform(1, 5))
+        await self.at(shown_at)
+        shown, chosen = await self.offers(chat, intended)
+        if not shown:
+            return None
+        if chosen is None:
+            chosen = shown[0] if rng.random() < 0.8 or len(shown) < 2 else shown[1]
+        text = chosen.text
+        edited = rng.random() < 0.4
+        if _PLACEHOLDER.search(text):
+            edited = True
+            text = _PLACEHOLDER.sub("", text)
+        if edited:
+            text = self.agent_edit(text)
+        typing = dt.timedelta(seconds=rng.uniform(4, 25) if edited else 3)
+        chat.t = max(
+            chat.t + dt.timedelta(seconds=rng.uniform(*gap)),
+            shown_at + typing + dt.timedelta(seconds=1),
+        )
+        await self.at(chat.t - typing)
+        assert chat.agent is not None
+        await assist.record_inserted(
+            self.session,
+            conversation=chat.conversation,
+            user=chat.agent,
+            script_id=chosen.script_id,
+        )
+        await self.at(chat.t)
+        sent = await self.send(
+            chat,
+            [text, _PLACEHOLDER.sub("", chosen.text)],
+            script_id=chosen.script_id,
+            inserted_text=chosen.text,
+        )
+        if sent is None:
+            return None
+        if chosen.script_id == self.ab_script.id:
+            chat.ab_variant = chat.ab_variant or chosen.variant
+        return chosen.script_id
+
+    async def close(self, chat: _Chat, *, after: tuple[float, float]) -> None:
+        """The agent closes; a conversation the bot kept is closed by the system."""
+        await self.step(chat, *after)
+        user = chat.agent or self.supervisor
+        actor = actor_for(chat.agent) if chat.agent else Actor.system(self.shop_id)
+        await conversations.close_conversation(
+            self.session, conversation=chat.conversation, user=user, actor=actor
+        )
+        chat.closed_at = chat.t
+
+    async def finish(
+        self,
+        chat: _Chat,
+        mood: str,
+        *,
+        chance: float,
+        after: tuple[float, float] = (60, 900),
+    ) -> None:
+        """Close, maybe plan the customer's comeback, maybe rate (poorly when they come back:
+        it was not resolved)."""
+        rng = self.rng
+        await self.close(chat, after=after)
+        certain = False
+        if chat.kind == "ab" and chat.ab_variant is not None:
+            mood = "ab_b" if chat.ab_variant == "B" else "ab_a"
+            # B's wording leaves fewer customers coming back to ask again (1 in 3 for A,
+            # 1 in 6 for B).
+            self.ab_seen[chat.ab_variant] += 1
+            certain = self.ab_seen[chat.ab_variant] % (6 if chat.ab_variant == "B" else 3) == 2
+        maybe = chat.kind in ("bot", "request", "angry", "direct")
+        back = (certain or (maybe and rng.random() < COMEBACK_CHANCE)) and self.comeback(chat)
+        if rng.random() >= chance:
             return
-        rating = self.rng.choices((1, 2, 3, 4, 5), weights=_RATINGS[mood])[0]
-        comment = self.rng.choice(_COMMENTS[rating]) if self.rng.random() < 0.3 else ""
-        conv.rating = (rating, comment)
+        rating = rng.choices((1, 2, 3, 4, 5), weights=_RATINGS["poor" if back else mood])[0]
+        comment = rng.choice(_COMMENTS[rating]) if not back and rng.random() < 0.3 else ""
+        assert chat.closed_at is not None
+        await self.at(chat.closed_at + dt.timedelta(seconds=rng.uniform(10, 600)))
+        await surveys.record_rating(
+            self.session, conversation=chat.conversation, rating=rating, comment=comment
+        )
+
+    def comeback(self, first: _Chat) -> bool:
+        """The customer comes back within 24 h about the same thing, if that fits their other
+        conversations and the two weeks (at most `MAX_COMEBACKS` in all)."""
+        if self.comebacks >= MAX_COMEBACKS or first.closed_at is None:
+            return False
+        gap = dt.timedelta(hours=REOPEN_GAP_HOURS)
+        others = [s for s in self.starts[first.customer_id] if s != first.start]
+        tries = [first.closed_at + dt.timedelta(hours=self.rng.uniform(0.5, 20)) for _ in range(5)]
+        at = next(
+            (
+                t
+                for t in tries
+                if t <= self._latest_start() and all(abs(s - t) > gap for s in others)
+            ),
+            None,
+        )
+        if at is None:
+            return False
+        self.comebacks += 1
+        self.starts[first.customer_id].append(at)
+        topic = "催发货" if first.topic == AB_TITLE else first.topic
+        self.plan(
+            at,
+            _Chat(first.customer_id, at, "comeback"),
+            functools.partial(self.come_back, script=self.asks[topic]),
+        )
+        return True
 
     # ---- kinds of conversation -----------------------------------------------------------------
 
-    async def bot_chat(self, conv: _Conv, script: Script) -> None:
+    async def bot_chat(self, chat: _Chat, script: _Ask) -> None:
         """Answered by the bot: maybe a greeting, one or two questions, maybe thanks."""
         rng = self.rng
-        conv.topic = script.title
-        if not conv.messages and rng.random() < 0.3:
-            await self.customer(conv, rng.choice(_GREETINGS))
+        chat.topic = script.title
+        if not chat.asked and rng.random() < 0.3:
+            await self.customer(chat, rng.choice(_GREETINGS))
         order = None
-        if self.uses_order(script) and rng.random() < 0.25:
-            order = self.order_for(conv.customer_id)
-        result = await self.customer(conv, self.question(script, with_order=order))
+        if script.uses_order and rng.random() < 0.25:
+            order = self.order_for(chat.customer_id)
+        result = await self.customer(chat, self.question(script, with_order=order))
         if result is not None and result.needs_order:
-            order = self.order_for(conv.customer_id)
+            order = self.order_for(chat.customer_id)
             if order is not None:
-                await self.customer(conv, order.order_no)
-        if conv.status == ConversationStatus.bot and rng.random() < 0.3:
-            await self.customer(conv, self.question(self.pick_script()), gap=(30, 120))
-        if conv.status == ConversationStatus.bot and rng.random() < 0.5:
-            await self.customer(conv, rng.choice(_THANKS))
-        if conv.status != ConversationStatus.bot:  # the bot handed it over after all
-            agent = self.agent()
-            self.accept(conv, agent)
-            await self.reply_from_script(conv, agent, intended=script.title)
-            self.close(conv)
-            self.rate(conv, "agent")
+                await self.customer(chat, order.order_no)
+        if chat.with_bot and rng.random() < 0.3:
+            await self.customer(chat, self.question(self.pick_script()), gap=(30, 120))
+        if chat.with_bot and rng.random() < 0.5:
+            await self.customer(chat, rng.choice(_THANKS))
+        if not chat.with_bot:  # the bot handed it over after all
+            await self.accept(chat, self.agent())
+            await self.reply_from_script(chat, intended=script.title)
+            await self.finish(chat, "agent", chance=0.6)
             return
-        self.close(conv, after=(120, 1200))
-        self.rate(conv, "bot", chance=0.55)
+        await self.finish(chat, "bot", chance=0.55, after=(120, 1200))
 
-    async def person_chat(self, conv: _Conv, script: Script, how: str) -> None:
+    async def person_chat(self, chat: _Chat, script: _Ask, how: str) -> None:
         """Handed to an agent: the customer asks for a person (`request`), is upset (`angry`),
         or asks for one straight away (`direct`)."""
         rng = self.rng
-        conv.topic = script.title
+        chat.topic = script.title
         agent = self.agent()
         if how == "request":
-            await self.customer(conv, self.question(script))
-            if conv.status == ConversationStatus.bot:
-                await self.customer(conv, rng.choice(_ASK_PERSON), gap=(10, 60))
+            await self.customer(chat, self.question(script))
+            if chat.with_bot:
+                await self.customer(chat, rng.choice(_ASK_PERSON), gap=(10, 60))
         elif how == "angry":
-            await self.customer(conv, rng.choice(_ANGRY))
-            if conv.status == ConversationStatus.bot:
-                await self.customer(conv, rng.choice(_ASK_PERSON), gap=(5, 30))
+            await self.customer(chat, rng.choice(_ANGRY))
+            if chat.with_bot:
+                await self.customer(chat, rng.choice(_ASK_PERSON), gap=(5, 30))
         else:
-            await self.customer(conv, rng.choice(_ASK_PERSON))
-        self.accept(conv, agent)
+            await self.customer(chat, rng.choice(_ASK_PERSON))
+        await self.accept(chat, agent)
         if how == "angry":
-            await self.reply_from_script(conv, agent, gap=(15, 60))  # calming first
-            await self.customer(conv, self.question(script), gap=(30, 120))
+            await self.reply_from_script(chat, gap=(15, 60))  # calming first
+            await self.customer(chat, self.question(script), gap=(30, 120))
         else:  # the agent needs the question: the assist panel reads the latest message
-            await self.customer(conv, self.question(script), gap=(5, 40))
-        sent = await self.reply_from_script(conv, agent, intended=script.title)
-        index = max(i for i, m in enumerate(conv.messages) if m.sender == SenderType.customer)
-        proposable = sent is not None and not bot.wants_person(conv.messages[index].body)
-        if proposable and rng.random() < 0.25:
-            conv.proposal = (ProposalKind.new_variant, index, sent, "", "")
+            await self.customer(chat, self.question(script), gap=(5, 40))
+        sent = await self.reply_from_script(chat, intended=script.title)
+        asked = chat.asked[-1]
+        if sent is not None and not bot.wants_person(asked.body) and rng.random() < 0.25:
+            chat.proposal = _Proposal(ProposalKind.new_variant, asked.id, sent)
         if rng.random() < 0.6:
-            await self.customer(conv, rng.choice(_THANKS), gap=(20, 120))
+            await self.customer(chat, rng.choice(_THANKS), gap=(20, 120))
             if rng.random() < 0.5:
-                await self.reply_from_script(conv, agent, gap=(5, 30))
+                await self.reply_from_script(chat, gap=(5, 30))
             else:
-                self.say(conv, agent, rng.choice(_AGENT_BYE), gap=(5, 30))
-        self.close(conv)
-        self.rate(conv, "angry" if how == "angry" else "agent", chance=0.65)
+                await self.say(chat, rng.choice(_AGENT_BYE), gap=(5, 30))
+        await self.finish(chat, "angry" if how == "angry" else "agent", chance=0.65)
 
-    async def unanswered_chat(self, conv: _Conv, topic: _Topic) -> None:
+    async def unanswered_chat(self, chat: _Chat, topic: _Topic) -> None:
         """A question the library has no answer for: the bot does not understand; the customer
         rephrases (the bot hands over), asks for a person, or gives up."""
         rng = self.rng
-        conv.topic = topic.title
+        chat.topic = topic.title
         wordings = list(topic.questions)
         rng.shuffle(wordings)
-        await self.customer(conv, self.edit(wordings[0]))
-        if conv.status == ConversationStatus.bot:
+        await self.customer(chat, self.edit(wordings[0]))
+        if chat.with_bot:
             roll = rng.random()
             if roll < 0.5:
-                await self.customer(conv, self.edit(wordings[1]), gap=(10, 50))
+                await self.customer(chat, self.edit(wordings[1]), gap=(10, 50))
             elif roll < 0.75:
-                await self.customer(conv, rng.choice(_ASK_PERSON), gap=(10, 50))
+                await self.customer(chat, rng.choice(_ASK_PERSON), gap=(10, 50))
             # else the customer just leaves (a typed 好吧 would count as another miss)
-        if conv.status == ConversationStatus.bot:
-            self.close(conv, after=(300, 1800))
-            self.rate(conv, "poor", chance=0.5)
+        if chat.with_bot:
+            await self.finish(chat, "poor", chance=0.5, after=(300, 1800))
             return
-        agent = self.agent()
-        self.accept(conv, agent)
-        self.say(conv, agent, topic.answer)
+        await self.accept(chat, self.agent())
+        await self.say(chat, topic.answer)
         if rng.random() < 0.6:
-            await self.customer(conv, rng.choice(_THANKS), gap=(20, 120))
-            self.say(conv, agent, rng.choice(_AGENT_BYE), gap=(5, 30))
-        first = next(i for i, m in enumerate(conv.messages) if m.sender == SenderType.customer)
-        conv.proposal = (ProposalKind.new_script, first, None, topic.title, topic.answer)
-        self.close(conv)
-        self.rate(conv, "agent", chance=0.6)
+            await self.customer(chat, rng.choice(_THANKS), gap=(20, 120))
+            await self.say(chat, rng.choice(_AGENT_BYE), gap=(5, 30))
+        chat.proposal = _Proposal(
+            ProposalKind.new_script, chat.asked[0].id, None, topic.title, topic.answer
+        )
+        await self.finish(chat, "agent", chance=0.6)
 
-    async def mail_or_call(self, conv: _Conv, script: Script) -> None:
-        """Email and phone go straight to the agent queue; the agent answers in that channel's
-        wording from the assist panel."""
+    async def mail_or_call(self, chat: _Chat, script: _Ask) -> None:
+        """Email and phone have no bot: the conversation opens in its channel and goes straight
+        to the agent queue; the agent answers in that channel's wording from the assist panel."""
         rng = self.rng
-        conv.topic = script.title
-        conv.status = ConversationStatus.queued
-        order = self.order_for(conv.customer_id)
+        chat.topic = script.title
+        order = self.order_for(chat.customer_id)
         text = self.question(script)
-        if conv.channel == "email":
+        if chat.channel == "email":
             name = "您好，" if rng.random() < 0.5 else ""
             ref = f"订单号 {order.order_no}。" if order is not None and rng.random() < 0.6 else ""
             text = f"{name}{text.rstrip('？?。~')}？{ref}麻烦尽快回复，谢谢。"
-        conv.messages.append(_Msg(conv.start, SenderType.customer, text))
-        conv.queued_at = conv.start
-        conv.handoff_reason = None
-        if order is not None:
-            conv.order_id = order.id
-        agent = self.agent()
-        wait = (1800, 4 * 3600) if conv.channel == "email" else (10, 60)
-        self.accept(conv, agent, wait=wait)
-        await self.reply_from_script(conv, agent, intended=script.title, gap=(60, 300))
-        self.close(conv, after=(60, 600))
-        self.rate(conv, "agent", chance=0.4)
+        await self.at(chat.t)
+        await conversations.conversation_for_customer(
+            self.session, shop_id=self.shop_id, customer_id=chat.customer_id, channel=chat.channel
+        )
+        await self.customer(chat, text, wants_human=True)
+        wait = (1800, 4 * 3600) if chat.channel == "email" else (10, 60)
+        await self.accept(chat, self.agent(), wait=wait)
+        await self.reply_from_script(chat, intended=script.title, gap=(60, 300))
+        await self.finish(chat, "agent", chance=0.4, after=(60, 600))
+
+    async def come_back(self, chat: _Chat, *, script: _Ask) -> None:
+        await self.customer(chat, self.rng.choice(_COMEBACK))
+        if chat.with_bot and self.rng.random() < 0.5:
+            await self.bot_chat(chat, script)
+        else:
+            await self.person_chat(chat, script, "request")
+
+    # ---- the library's side: the B wording and its test ----------------------------------------
+
+    async def publish_b_wording(self) -> None:
+        """The supervisor writes a B wording and publishes it through the library service."""
+        actor = actor_for(self.supervisor)
+        await knowledge.update_script(
+            self.session, script=self.ab_script, actor=actor, answers={("im", "B"): AB_B_WORDING}
+        )
+        await knowledge.publish_script(
+            self.session, script=self.ab_script, actor=actor, note="A/B 测试：更口语的发货说明"
+        )
+
+    async def start_test(self) -> None:
+        self.test = await abtest.start_test(
+            self.session, script=self.ab_script, actor=actor_for(self.supervisor), split=AB_SPLIT
+        )
+
+    def at_clock(self, at: dt.datetime, action: Callable[[], Awaitable[None]]) -> Action:
+        async def run() -> None:
+            await self.at(at)
+            await action()
+
+        return run
 
     # ---- the whole history ---------------------------------------------------------------------
 
-    async def run(self) -> None:
+    def plan_all(self) -> None:
+        """Every conversation's start and customer, the B wording and the test on the agenda."""
         rng = self.rng
-        ab_script = self.by_title[AB_TITLE]
         plans: list[str] = []
         for kind, n in MIX.items():
             plans += [kind] * n
@@ -782,110 +871,90 @@ class _Simulator:
         with_orders = [c for c, orders in self.customers.items() if orders]
         # Both A/B sides get customers: the variant is a stable hash of (script, customer).
         ab_sides: dict[str, list[int]] = {"A": [], "B": []}
-        library = await self.registry.library(self.session, self.shop_id)
-        published = library.scripts[ab_script.id]
         for cid in with_orders:
-            ab_sides[published.choose("im", cid)[0]].append(cid)
+            ab_sides["B" if ab_bucket(self.ab_script.id, cid) < AB_SPLIT else "A"].append(cid)
         unanswered_today = 0
         topic_cycle = list(_UNANSWERED) * 4
         rng.shuffle(topic_cycle)
-        comeback_candidates: list[_Conv] = []
-        ab_comebacks: list[_Conv] = []
-        ab_seen = {"A": 0, "B": 0}
+        ab_ask = self.asks[AB_TITLE]
         for n, kind in enumerate(plans):
             if kind == "ab":
                 side = "AB"[n % 2]
                 at = self.moment(after=self.ab_started + dt.timedelta(hours=1))
-                conv = self.open(self.customer_at(at, ab_sides[side] or with_orders), at, "ab")
-                await self.bot_chat(conv, ab_script)
-                conv.ab_variant = next(
-                    (e.variant for e in conv.events if e.script_id == ab_script.id), None
-                )
-                if conv.rating is not None and conv.ab_variant is not None:
-                    # Re-rated on the A/B side's own distribution (B reads a little better).
-                    mood = "ab_b" if conv.ab_variant == "B" else "ab_a"
-                    rating = rng.choices((1, 2, 3, 4, 5), weights=_RATINGS[mood])[0]
-                    conv.rating = (rating, rng.choice(_COMMENTS[rating]) if conv.rating[1] else "")
-                # B's wording leaves fewer customers coming back to ask again (1 in 3 for A,
-                # 1 in 6 for B).
-                if conv.ab_variant is not None:
-                    ab_seen[conv.ab_variant] += 1
-                    if ab_seen[conv.ab_variant] % (6 if conv.ab_variant == "B" else 3) == 2:
-                        ab_comebacks.append(conv)
+                cid = self.customer_at(at, ab_sides[side] or with_orders)
+                self.plan(at, _Chat(cid, at, kind), functools.partial(self.bot_chat, script=ab_ask))
                 continue
             if kind == "unanswered":
                 # Some today: the unanswered page opens on today.
                 day_back = 0 if unanswered_today < 6 else None
                 unanswered_today += day_back == 0
                 at = self.moment(day_back=day_back)
-                conv = self.open(self.customer_at(at, with_orders), at, kind)
-                await self.unanswered_chat(conv, topic_cycle.pop())
+                chat = _Chat(self.customer_at(at, with_orders), at, kind)
+                self.plan(
+                    at, chat, functools.partial(self.unanswered_chat, topic=topic_cycle.pop())
+                )
                 continue
             at = self.moment()
-            conv = self.open(self.customer_at(at, with_orders), at, kind)
+            while kind == "email" and at > self.now - EMAIL_ROOM:
+                at = self.moment()  # an email waits hours for an agent: done before now
+            chat = _Chat(self.customer_at(at, with_orders), at, kind)
             if kind in ("email", "phone"):
-                conv.channel = kind
-                await self.mail_or_call(conv, self.pick_script())
+                chat.channel = kind
+                play = functools.partial(self.mail_or_call, script=self.pick_script())
             elif kind == "bot":
-                await self.bot_chat(conv, self.pick_script())
-                comeback_candidates.append(conv)
+                play = functools.partial(self.bot_chat, script=self.pick_script())
             else:
                 script = self.pick_script()
                 if kind == "angry":
-                    script = self.by_title[rng.choice(_COMPLAINTS)]
-                await self.person_chat(conv, script, kind)
-                comeback_candidates.append(conv)
-        await self.comebacks(ab_comebacks, certain=True)
-        await self.comebacks(comeback_candidates, certain=False)
+                    script = self.asks[rng.choice(_COMPLAINTS)]
+                play = functools.partial(self.person_chat, script=script, how=kind)
+            self.plan(at, chat, play)
+        b_at = self.ab_started - AB_PUBLISHED_BEFORE
+        self.schedule(b_at, self.at_clock(b_at, self.publish_b_wording))
+        self.schedule(self.ab_started, self.at_clock(self.ab_started, self.start_test))
 
-    async def comebacks(self, candidates: list[_Conv], *, certain: bool) -> None:
-        """Customers who come back within 24 h about the same thing (so it was not resolved):
-        all `certain` candidates that fit, else about a third, at most `MAX_COMEBACKS` in all."""
-        rng = self.rng
-        gap = dt.timedelta(hours=REOPEN_GAP_HOURS)
-        for first in candidates:
-            if self.comeback_count >= MAX_COMEBACKS:
-                break
-            if first.closed_at is None or (not certain and rng.random() < 0.65):
+    async def run(self) -> None:
+        """Plays the agenda in time order; comebacks join it as conversations close."""
+        self.plan_all()
+        while self._agenda:
+            _, _, action = heapq.heappop(self._agenda)
+            await action()
+
+    async def proposals(self) -> int:
+        """Up to two new-script and two new-variant proposals from the latest conversations that
+        have one, through the assist service, made just before the agent closed."""
+        wanted = {ProposalKind.new_script: 2, ProposalKind.new_variant: 2}
+        titles: set[str] = set()
+        made = 0
+        for chat in sorted(self.chats, key=lambda c: c.start, reverse=True):
+            p = chat.proposal
+            if p is None or chat.agent is None or chat.closed_at is None:
                 continue
-            others = [s for s in self.starts[first.customer_id] if s != first.start]
-            tries = [first.closed_at + dt.timedelta(hours=rng.uniform(0.5, 20)) for _ in range(5)]
-            fitting = [
-                t
-                for t in tries
-                if t <= self._latest_start() and all(abs(s - t) > gap for s in others)
-            ]
-            if not fitting:
+            if wanted[p.kind] == 0 or (p.title and p.title in titles):
                 continue
-            at = fitting[0]
-            self.comeback_count += 1
-            if first.rating is not None:
-                rating = rng.choices((1, 2, 3, 4, 5), weights=_RATINGS["poor"])[0]
-                first.rating = (rating, "")
-            conv = self.open(first.customer_id, at, "comeback")
-            script = self.by_title[first.topic]
-            if first.topic == AB_TITLE:
-                script = self.by_title["催发货"]
-            await self.customer(conv, rng.choice(_COMEBACK))
-            if conv.status == ConversationStatus.bot and rng.random() < 0.5:
-                await self.bot_chat(conv, script)
-            else:
-                await self.person_chat(conv, script, "request")
+            await self.at(chat.closed_at - dt.timedelta(seconds=self.rng.uniform(5, 40)))
+            try:
+                await assist.create_proposal(
+                    self.session,
+                    user=chat.agent,
+                    actor=actor_for(chat.agent),
+                    conversation=chat.conversation,
+                    message_id=p.message_id,
+                    kind=p.kind,
+                    script_id=p.script_id,
+                    title=p.title,
+                    answer=p.answer,
+                )
+            except DomainError:  # e.g. the wording already is a variant: the agent would not
+                continue
+            wanted[p.kind] -= 1
+            titles.add(p.title)
+            made += 1
+        return made
 
 
-async def _publish_b_wording(
-    session: AsyncSession, *, script: Script, supervisor: User
-) -> ScriptAbTest:
-    """The supervisor writes a B wording, publishes it and starts a 50 % test, through the
-    services (audited, versioned); the caller backdates it."""
-    actor = actor_for(supervisor)
-    await knowledge.update_script(
-        session, script=script, actor=actor, answers={("im", "B"): AB_B_WORDING}
-    )
-    await knowledge.publish_script(
-        session, script=script, actor=actor, note="A/B 测试：更口语的发货说明"
-    )
-    return await abtest.start_test(session, script=script, actor=actor, split=0.5)
+async def _count(session: AsyncSession, model: type[Any], *where: Any) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def seed_history(
@@ -897,272 +966,58 @@ async def seed_history(
     registry: BotRegistry | None = None,
 ) -> HistorySummary:
     """Seeds the demo shop's last two weeks (see the module docstring). The shop must have
-    been seeded by `seed_demo_shop` (customers, orders, the library, the staff)."""
+    been seeded by `seed_demo_shop` (customers, orders, the staff, and the library published
+    before the two weeks began)."""
     started = time.perf_counter()
     registry = registry or BotRegistry(None)
     scripts = list(
         await session.scalars(select(Script).where(Script.shop_id == shop_id).order_by(Script.id))
     )
-    by_title = {s.title: s for s in scripts}
     users = list(
         await session.scalars(select(User).where(User.shop_id == shop_id).order_by(User.id))
     )
     supervisor = next(u for u in users if u.role == Role.supervisor)
-    agent_users = [u for u in users if u.role == Role.agent] + [supervisor]
     orders = await session.scalars(select(Order).where(Order.shop_id == shop_id).order_by(Order.id))
     customers: dict[int, list[Order]] = {
         cid: []
-        for cid in await session.scalars(select(Customer.id).where(Customer.shop_id == shop_id))
+        for cid in await session.scalars(
+            select(Customer.id).where(Customer.shop_id == shop_id).order_by(Customer.id)
+        )
     }
     for order in orders:
         customers[order.customer_id].append(order)
-
-    # The A/B test goes live before the bot is trained, so the matcher is built once.
-    ab_script = by_title[AB_TITLE]
-    test = await _publish_b_wording(session, script=ab_script, supervisor=supervisor)
     ab_started = now - dt.timedelta(days=AB_STARTED_DAYS_AGO, hours=rng.uniform(0, 3))
 
-    sim = _Simulator(
-        session,
-        shop_id=shop_id,
-        registry=registry,
-        rng=rng,
-        now=now,
-        scripts=scripts,
-        customers=customers,
-        agents=[_Staff(u.id, u.display_name) for u in agent_users],
-        ab_script_id=ab_script.id,
-        ab_started=ab_started,
-    )
-    await sim.run()
-    convs = sorted(sim.conversations, key=lambda c: c.start)
-
-    conv_ids = list(
-        await session.scalars(
-            insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
-            [
-                {
-                    "shop_id": shop_id,
-                    "customer_id": c.customer_id,
-                    "channel": c.channel,
-                    "status": c.status,
-                    "priority": c.priority,
-                    "assignee_id": c.assignee_id,
-                    "order_id": c.order_id,
-                    "bot_unanswered_turns": c.turns,
-                    "handoff_reason": c.handoff_reason,
-                    "queued_at": c.queued_at,
-                    "accepted_at": c.accepted_at,
-                    "closed_at": c.closed_at,
-                    "last_message_at": c.messages[-1].at,
-                    "created_at": c.start,
-                }
-                for c in convs
-            ],
+    pending = events.take_pending(session)
+    with clock.frozen_at(now - dt.timedelta(days=DAYS)) as frozen:
+        sim = _Simulator(
+            session,
+            shop_id=shop_id,
+            registry=registry,
+            rng=rng,
+            now=now,
+            frozen=frozen,
+            scripts=scripts,
+            customers=customers,
+            agents=[u for u in users if u.role == Role.agent] + [supervisor],
+            supervisor=supervisor,
+            ab_started=ab_started,
         )
-    )
-    # Messages in time order over the whole shop, so ids grow with time as they would live.
-    flat = sorted(
-        ((m.at, ci, mi) for ci, c in enumerate(convs) for mi, m in enumerate(c.messages)),
-        key=lambda x: x[0],
-    )
-    message_ids = list(
-        await session.scalars(
-            insert(Message).returning(Message.id, sort_by_parameter_order=True),
-            [
-                {
-                    "conversation_id": conv_ids[ci],
-                    "sender_type": convs[ci].messages[mi].sender,
-                    "sender_id": convs[ci].messages[mi].sender_id,
-                    "body": convs[ci].messages[mi].body,
-                    "client_msg_id": convs[ci].messages[mi].client_msg_id,
-                    "meta": convs[ci].messages[mi].meta,
-                    "created_at": at,
-                }
-                for at, ci, mi in flat
-            ],
-        )
-    )
-    mid: dict[tuple[int, int], int] = {
-        (ci, mi): message_ids[n] for n, (_, ci, mi) in enumerate(flat)
-    }
+        await sim.run()
+        proposals = await sim.proposals()
+        await session.flush()
+    events.discard_pending(session)  # frames about the past: nobody is watching
+    for topics, frame in pending:
+        events.queue_frame(session, topics, frame)
 
-    # Bot decisions: what bot.service.record_decision stores for each message the bot handled.
-    decision_rows = [
-        {
-            "shop_id": shop_id,
-            "conversation_id": conv_ids[ci],
-            "message_id": mid[(ci, mi)],
-            "script_id": d.script_id,
-            "intent": d.intent,
-            "confidence": float(d.confidence),
-            "entities": list(d.entities),
-            "emotion": dict(d.emotion),
-            "answer": d.answer,
-            "handoff": d.handoff,
-            "handoff_reason": d.handoff_reason,
-            "created_at": m.at + dt.timedelta(milliseconds=300),
-        }
-        for ci, c in enumerate(convs)
-        for mi, m in enumerate(c.messages)
-        if (d := m.decision) is not None
-    ]
-    if decision_rows:
-        await session.execute(insert(BotDecision), decision_rows)
-    event_rows = [
-        {
-            "shop_id": shop_id,
-            "script_id": e.script_id,
-            "kind": e.kind,
-            "channel": e.channel,
-            "variant": e.variant,
-            "conversation_id": conv_ids[ci],
-            "message_id": mid[(ci, e.msg)],
-            "user_id": e.user_id,
-            "score": e.score,
-            "matched": e.matched,
-            "edited": e.edited,
-            "created_at": e.at,
-        }
-        for ci, c in enumerate(convs)
-        for e in c.events
-    ]
-    if event_rows:
-        await session.execute(insert(ScriptEventRow), event_rows)
-    rating_rows = [
-        {
-            "shop_id": shop_id,
-            "conversation_id": conv_ids[ci],
-            "customer_id": c.customer_id,
-            "rating": c.rating[0],
-            "comment": c.rating[1],
-            "created_at": c.closed_at + dt.timedelta(seconds=rng.uniform(10, 600)),
-        }
-        for ci, c in enumerate(convs)
-        if c.rating is not None and c.closed_at is not None
-    ]
-    if rating_rows:
-        await session.execute(insert(SurveyResponse), rating_rows)
-
-    proposals = await _proposals(session, convs, conv_ids, mid, users, rng)
-    await _backdate(
-        session, shop_id=shop_id, now=now, test=test, ab_script=ab_script, at=ab_started
-    )
-    await session.flush()
+    conversation_ids = select(Conversation.id).where(Conversation.shop_id == shop_id)
     return HistorySummary(
-        conversations=len(convs),
-        messages=len(message_ids),
-        bot_decisions=len(decision_rows),
-        script_events=len(event_rows),
-        ratings=len(rating_rows),
+        conversations=await _count(session, Conversation, Conversation.shop_id == shop_id),
+        messages=await _count(session, Message, Message.conversation_id.in_(conversation_ids)),
+        bot_decisions=await _count(session, BotDecision, BotDecision.shop_id == shop_id),
+        script_events=await _count(session, ScriptEvent, ScriptEvent.shop_id == shop_id),
+        ratings=await _count(session, SurveyResponse, SurveyResponse.shop_id == shop_id),
         proposals=proposals,
         ab_test_script=AB_TITLE,
         seconds=round(time.perf_counter() - started, 2),
     )
-
-
-async def _proposals(
-    session: AsyncSession,
-    convs: list[_Conv],
-    conv_ids: list[int],
-    mid: dict[tuple[int, int], int],
-    users: list[User],
-    rng: random.Random,
-) -> int:
-    """Up to two new-script and two new-variant proposals, through the assist service (it
-    checks the message and audits), backdated to when the agent made them."""
-    staff = {u.id: u for u in users}
-    wanted = {ProposalKind.new_script: 2, ProposalKind.new_variant: 2}
-    titles: set[str] = set()
-    made = 0
-    for ci, c in sorted(enumerate(convs), key=lambda x: -x[1].start.timestamp()):
-        if c.proposal is None or c.assignee_id is None or c.closed_at is None:
-            continue
-        kind, index, script_id, title, answer = c.proposal
-        if wanted[kind] == 0 or (title and title in titles):
-            continue
-        conversation = await session.get(Conversation, conv_ids[ci])
-        assert conversation is not None
-        user = staff[c.assignee_id]
-        try:
-            proposal = await assist.create_proposal(
-                session,
-                user=user,
-                actor=actor_for(user),
-                conversation=conversation,
-                message_id=mid[(ci, index)],
-                kind=kind,
-                script_id=script_id,
-                title=title,
-                answer=answer,
-            )
-        except DomainError:  # e.g. the wording already is a variant: the agent would not propose
-            continue
-        at = c.closed_at - dt.timedelta(seconds=rng.uniform(5, 40))
-        await session.execute(
-            update(ScriptProposal).where(ScriptProposal.id == proposal.id).values(created_at=at)
-        )
-        await _backdate_audit(session, "script_proposal", proposal.id, at)
-        wanted[kind] -= 1
-        titles.add(title)
-        made += 1
-    return made
-
-
-async def _backdate_audit(
-    session: AsyncSession, entity: str, entity_id: int, at: dt.datetime
-) -> None:
-    await session.execute(
-        update(AuditEntry)
-        .where(AuditEntry.entity_type == entity, AuditEntry.entity_id == str(entity_id))
-        .values(created_at=at)
-    )
-
-
-async def _backdate(
-    session: AsyncSession,
-    *,
-    shop_id: int,
-    now: dt.datetime,
-    test: ScriptAbTest,
-    ab_script: Script,
-    at: dt.datetime,
-) -> None:
-    """The library was published before the history began, and the B wording just before the
-    test started: the script pages and the A/B report then read consistently."""
-    library_at = now - dt.timedelta(days=30)
-    script_ids = select(Script.id).where(Script.shop_id == shop_id).scalar_subquery()
-    await session.execute(
-        update(Script)
-        .where(Script.shop_id == shop_id)
-        .values(created_at=library_at, updated_at=library_at, published_at=library_at)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(ScriptVersion)
-        .where(ScriptVersion.script_id.in_(script_ids), ScriptVersion.version == 1)
-        .values(created_at=library_at)
-    )
-    b_published = at - dt.timedelta(minutes=50)
-    await session.execute(
-        update(ScriptVersion)
-        .where(ScriptVersion.script_id == ab_script.id, ScriptVersion.version > 1)
-        .values(created_at=b_published)
-    )
-    await session.execute(
-        update(Script)
-        .where(Script.id == ab_script.id)
-        .values(updated_at=b_published, published_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(ScriptAbTest)
-        .where(ScriptAbTest.id == test.id)
-        .values(created_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    await _backdate_audit(session, "script", ab_script.id, b_published)
-    await _backdate_audit(session, "script_ab_test", test.id, at)
-    # The ORM copies are stale after the UPDATEs above.
-    await session.refresh(test)
-    await session.refresh(ab_script)

@@ -47,6 +47,7 @@ DEMO_LOGINS_SLUG = "demo"
 SHOP_NAME = "小二优选旗舰店"
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
 N_CUSTOMERS = 60
+LIBRARY_AGE = dt.timedelta(days=30)
 # How many orders of each status; every status of commerce.models.ORDER_STATUSES is present.
 ORDER_MIX = {
     "unpaid": 18,
@@ -404,7 +405,9 @@ async def seed_demo_shop(
     ]
     await session.execute(insert(TrackingEvent), event_rows)
 
-    # The published script library.
+    # The published script library; with history it was written before the two weeks began
+    # (the history publishes a B wording and starts an A/B test in them).
+    library_at = now - LIBRARY_AGE if history else now
     script_rows = [
         {
             "shop_id": shop.id,
@@ -415,9 +418,9 @@ async def seed_demo_shop(
             "bot_enabled": s.bot_enabled,
             "status": ScriptStatus.published,
             "published_version": 1,
-            "published_at": now,
-            "created_at": now,
-            "updated_at": now,
+            "published_at": library_at,
+            "created_at": library_at,
+            "updated_at": library_at,
         }
         for s in DEMO_SCRIPTS
     ]
@@ -457,7 +460,7 @@ async def seed_demo_shop(
                 "questions": list(s.questions),
             },
             "note": "demo",
-            "created_at": now,
+            "created_at": library_at,
         }
         for sid, s in zip(script_ids, DEMO_SCRIPTS, strict=True)
     ]

@@ -169,6 +169,16 @@ class WidgetLimits:
     verify_per_target: Limit = Limit(5, 900)
     code_per_target: Limit = Limit(3, 900)
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> WidgetLimits:
+        limits = settings.widget_limits
+        return cls(
+            hello_per_ip=Limit(limits.hellos_per_ip_per_minute, 60),
+            message_per_ip=Limit(limits.messages_per_ip_per_minute, 60),
+            message_per_visitor=Limit(limits.messages_per_visitor_per_minute, 60),
+            message_per_connection=Limit(limits.messages_per_connection_per_minute, 60),
+        )
+
 
 class Throttled(Exception):
     def __init__(self, retry_after: float) -> None:
@@ -192,7 +202,9 @@ class CustomerChannel:
         self.shop_id = shop_id
         self.subscription = subscription
         self.ip = client_ip(websocket)
-        self.limits: WidgetLimits = getattr(self.state, "widget_limits", None) or WidgetLimits()
+        self.limits: WidgetLimits = getattr(
+            self.state, "widget_limits", None
+        ) or WidgetLimits.from_settings(self.settings)
         # Per-connection counters need no sharing between processes.
         self.own_limiter = MemoryRateLimiter()
         self.visitor_token: str | None = None

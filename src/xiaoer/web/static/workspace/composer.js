@@ -3,7 +3,7 @@
 import { clearLint, insertedFor, rememberInsert, replyBlocked, scheduleLint } from "./assist.js";
 import { renderComposerLock, renderMessage, scrollToBottom } from "./conversation.js";
 import { scheduleRefresh } from "./queue.js";
-import { MAX_CHARS, ME, state } from "./state.js";
+import { boot, MAX_CHARS, ME, state } from "./state.js";
 import { api } from "./transport.js";
 import { $, h, newClientId, t, toast } from "./ui.js";
 
@@ -105,9 +105,19 @@ export function insertSuggestion(text, script = null) {
   box.focus();
   rememberInsert(script, text);
   // Unfilled variables show as 【订单号】: select the first so the agent types straight over it.
-  const gap = text.search(/【[^】]*】/);
-  if (gap >= 0) box.setSelectionRange(gap, text.indexOf("】", gap) + 1);
+  // Only variable labels count: courier texts bracket hub names too (快件已到达【杭州转运中心】).
+  const gap = firstPlaceholder(text);
+  if (gap) box.setSelectionRange(gap.start, gap.end);
   else box.setSelectionRange(text.length, text.length);
   box.classList.add("is-flash");
   setTimeout(() => box.classList.remove("is-flash"), 600);
+}
+
+const PLACEHOLDER_LABELS = new Set(boot.placeholders || []);
+
+function firstPlaceholder(text) {
+  for (const m of text.matchAll(/【([^】]*)】/g)) {
+    if (PLACEHOLDER_LABELS.has(m[1])) return { start: m.index, end: m.index + m[0].length };
+  }
+  return null;
 }
