@@ -71,7 +71,7 @@ def test_every_page_state_has_no_serious_axe_findings(
     audit = Audit()
 
     # The customer widget on a phone: greeting, a bot answer, the identify form open.
-    customer = browser.new_context(viewport={"width": 390, "height": 780})
+    customer = browser.new_context(viewport={"width": 390, "height": 780}, reduced_motion="reduce")
     widget = audit.watch(customer.new_page(), "widget")
     widget.set_default_timeout(15_000)
     widget.goto(f"{server}/chat/{demo_shop.slug}")
@@ -87,7 +87,7 @@ def test_every_page_state_has_no_serious_axe_findings(
     expect(widget.get_by_test_id("widget-log")).to_contain_text(re.compile(r"前面|排队|人工"))
 
     # Staff pages, as an admin (who may open all of them).
-    staff = browser.new_context(viewport={"width": 1440, "height": 900})
+    staff = browser.new_context(viewport={"width": 1440, "height": 900}, reduced_motion="reduce")
     page = audit.watch(staff.new_page(), "staff")
     page.set_default_timeout(15_000)
     page.goto(f"{server}/login")
