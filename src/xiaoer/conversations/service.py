@@ -532,6 +532,28 @@ def _snapshot(conversation: Conversation) -> dict[str, Any]:
     return {"status": str(conversation.status), "assignee_id": conversation.assignee_id}
 
 
+async def _publish_assigned(
+    session: AsyncSession,
+    conversation: Conversation,
+    actor: Actor,
+    assignee_id: int,
+    before: dict[str, Any],
+    *,
+    how: str,
+) -> None:
+    await outbox.publish(
+        session,
+        ConversationAssigned(
+            shop_id=conversation.shop_id,
+            actor=outbox.actor_of(actor),
+            conversation_id=conversation.id,
+            assignee_id=assignee_id,
+            previous_assignee_id=before.get("assignee_id"),
+            how=how,
+        ),
+    )
+
+
 async def accept_conversation(
     session: AsyncSession, *, conversation: Conversation, user: User, actor: Actor
 ) -> Conversation:
@@ -547,17 +569,7 @@ async def accept_conversation(
     if getattr(result, "rowcount", 0) != 1:
         raise Conflict("another agent has already taken this conversation", code="already_taken")
     await session.refresh(conversation)
-    await outbox.publish(
-        session,
-        ConversationAssigned(
-            shop_id=conversation.shop_id,
-            actor=outbox.actor_of(actor),
-            conversation_id=conversation.id,
-            assignee_id=user.id,
-            previous_assignee_id=before.get("assignee_id"),
-            how="accepted",
-        ),
-    )
+    await _publish_assigned(session, conversation, actor, user.id, before, how="accepted")
     notice = await add_system_message(
         session, conversation, "conversations.system.accepted", agent=user.display_name
     )
@@ -675,17 +687,7 @@ async def transfer_conversation(
     conversation.assignee_id = target.id
     conversation.status = ConversationStatus.active
     conversation.accepted_at = conversation.accepted_at or clock.now()
-    await outbox.publish(
-        session,
-        ConversationAssigned(
-            shop_id=conversation.shop_id,
-            actor=outbox.actor_of(actor),
-            conversation_id=conversation.id,
-            assignee_id=target.id,
-            previous_assignee_id=before.get("assignee_id"),
-            how="transferred",
-        ),
-    )
+    await _publish_assigned(session, conversation, actor, target.id, before, how="transferred")
     notice = await add_system_message(
         session, conversation, "conversations.system.transferred", agent=target.display_name
     )
